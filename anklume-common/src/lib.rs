@@ -1,0 +1,21 @@
+//! The shared library of the anklume tools.
+//!
+//! - [`incus`]: the only code that runs the `incus` client;
+//! - [`reference`]: `[remote:]instance[:/path]` references and Incus's name rules;
+//! - [`resolve`]: instance name → project, in one query;
+//! - [`infra`]: defaults from `infra.yml`;
+//! - [`error`]: the error type, its exit status and the `run` helper of every `main`;
+//! - [`progress`]: a progress line on stderr, for people only.
+
+pub mod error;
+pub mod incus;
+pub mod infra;
+pub mod progress;
+pub mod reference;
+pub mod resolve;
+
+pub use error::{Error, ErrorKind, Result, run};
+pub use incus::{Call, Incus, Pipes, Stream};
+pub use infra::Infra;
+pub use reference::{InstanceRef, PathRef};
+pub use resolve::{Located, Resolver};

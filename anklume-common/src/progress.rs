@@ -1,0 +1,158 @@
+//! A progress line on stderr, shown only to a person: never when stderr is not a terminal or
+//! with `-q`, so that logs and pipelines stay clean. stdout is never touched.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
+
+/// Counts bytes of a long transfer and redraws one stderr line at most ten times a second.
+#[derive(Debug)]
+pub struct Progress {
+    label: String,
+    total: Option<u64>,
+    done: u64,
+    visible: bool,
+    started: Instant,
+    drawn: Option<Instant>,
+}
+
+impl Progress {
+    /// `total` is the expected byte count when known. Visible only when stderr is a terminal
+    /// and `quiet` is false.
+    pub fn new(label: impl Into<String>, total: Option<u64>, quiet: bool) -> Self {
+        Self {
+            label: label.into(),
+            total,
+            done: 0,
+            visible: !quiet && io::stderr().is_terminal(),
+            started: Instant::now(),
+            drawn: None,
+        }
+    }
+
+    pub fn is_visible(&self) -> bool {
+        self.visible
+    }
+
+    pub fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if self.visible && self.drawn.is_none_or(|at| at.elapsed() >= REDRAW_EVERY) {
+            self.draw();
+        }
+    }
+
+    /// Draws the final figures and ends the line.
+    pub fn finish(&mut self) {
+        if self.visible {
+            self.draw();
+            eprintln!();
+            self.visible = false;
+        }
+    }
+
+    /// Wraps a reader so that every byte read advances the progress.
+    pub fn reader<R: Read>(self, inner: R) -> ProgressReader<R> {
+        ProgressReader {
+            inner,
+            progress: self,
+        }
+    }
+
+    fn draw(&mut self) {
+        self.drawn = Some(Instant::now());
+        let line = render(&self.label, self.done, self.total, self.started.elapsed());
+        let mut err = io::stderr().lock();
+        // A progress line that cannot be drawn is not worth failing the transfer.
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+}
+
+/// A reader that reports its bytes to a [`Progress`], finishing it at end of input.
+#[derive(Debug)]
+pub struct ProgressReader<R> {
+    inner: R,
+    progress: Progress,
+}
+
+impl<R: Read> Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.progress.finish();
+        } else {
+            self.progress.advance(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// `label  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s`
+pub fn render(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    match total {
+        Some(total) if total > 0 => format!(
+            "{label}  {} / {}  {}%  {}/s",
+            bytes(done as f64),
+            bytes(total as f64),
+            (done.min(total) * 100) / total,
+            bytes(rate)
+        ),
+        _ => format!("{label}  {}  {}/s", bytes(done as f64), bytes(rate)),
+    }
+}
+
+fn bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_amount_share_and_rate() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            render(
+                "export web",
+                12 * mib,
+                Some(48 * mib),
+                Duration::from_secs(2)
+            ),
+            "export web  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s"
+        );
+        assert_eq!(
+            render("pull", 512, None, Duration::from_secs(1)),
+            "pull  512 B  512 B/s"
+        );
+    }
+
+    #[test]
+    fn quiet_progress_is_never_visible() {
+        assert!(!Progress::new("x", None, true).is_visible());
+    }
+
+    #[test]
+    fn the_reader_passes_every_byte_through() {
+        let data = vec![7u8; 100_000];
+        let mut out = Vec::new();
+        Progress::new("copy", Some(100_000), true)
+            .reader(&data[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+    }
+}

@@ -1,0 +1,216 @@
+//! Test fixture: a fresh Incus project per test on the real daemon, never a mock.
+//!
+//! ```ignore
+//! let Some(project) = TestProject::new("resolve") else { return };
+//! let web = project.unique_name("web");
+//! project.create_empty(&web);
+//! ```
+//!
+//! The project is created with `features.images=false,features.profiles=false` (so it sees the
+//! test image and the default profile) and deleted with everything in it when the fixture is
+//! dropped, also when the test panics. `ANKLUME_TEST_KEEP=1` keeps it for debugging. Every
+//! `incus` call has a timeout, so a hang fails the test instead of blocking the run.
+//!
+//! Without a daemon the test is skipped with a message on stderr, except under `CI=true`, where
+//! that is a failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anklume_common::{Call, Incus};
+
+/// Alias of the offline busybox image that `scripts/incus-testenv` imports.
+pub const TEST_IMAGE: &str = "anklume-test-busybox";
+/// The btrfs (copy-on-write) pool of the test ground.
+pub const BTRFS_POOL: &str = "anklume-btrfs";
+/// This daemon again, as an HTTPS remote over loopback.
+pub const LOOP_REMOTE: &str = "anklume-loop";
+/// Upper bound of any single incus call made by the fixture or a test.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The incus runner every test uses: the one of anklume-common, with a timeout.
+pub fn incus() -> Incus {
+    Incus::from_env().with_timeout(CALL_TIMEOUT)
+}
+
+/// Whether the daemon answers; checked once per test process.
+pub fn daemon_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let answers = Incus::from_env()
+            .with_timeout(Duration::from_secs(15))
+            .output(&Call::new("ask", ["info"]))
+            .is_ok();
+        if !answers && std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but the Incus daemon does not answer: run scripts/incus-testenv first");
+        }
+        answers
+    })
+}
+
+/// A name no other test, run or project uses: `prefix-xxxxxxxx` (Incus names are global here).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mixed = (std::process::id().wrapping_mul(2_654_435_761))
+        ^ nanos.rotate_left(13)
+        ^ n.wrapping_mul(40_503);
+    format!("{prefix}-{mixed:08x}")
+}
+
+/// A fresh Incus project, deleted with its instances when dropped.
+#[derive(Debug)]
+pub struct TestProject {
+    name: String,
+    incus: Incus,
+    keep: bool,
+}
+
+impl TestProject {
+    /// Creates the project, or returns `None` (saying so on stderr) when no daemon answers
+    /// outside CI.
+    pub fn new(label: &str) -> Option<Self> {
+        if !daemon_available() {
+            // Written to the real stderr, past the test harness's capture: a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {label}: no Incus daemon answers (run scripts/incus-testenv; CI=true makes this a failure)"
+            );
+            return None;
+        }
+        let name = unique_name(&format!("t-{label}"));
+        let incus = incus();
+        incus
+            .output(&Call::new(
+                "create test project",
+                [
+                    "project",
+                    "create",
+                    &name,
+                    "-c",
+                    "features.images=false",
+                    "-c",
+                    "features.profiles=false",
+                ],
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Some(Self {
+            name,
+            incus,
+            keep: std::env::var("ANKLUME_TEST_KEEP").is_ok_and(|v| v == "1"),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn incus(&self) -> &Incus {
+        &self.incus
+    }
+
+    /// Runs `incus --project THIS ARGS...`, panicking with Incus's message on failure.
+    pub fn run(&self, args: &[&str]) -> String {
+        let call = Call::new(format!("run `incus {}`", args.join(" ")), args).project(&self.name);
+        let stdout = self.incus.output(&call).unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&stdout).into_owned()
+    }
+
+    /// A stopped instance with no root filesystem: the cheapest thing that has a name.
+    pub fn create_empty(&self, name: &str) {
+        self.run(&["init", "--empty", name]);
+    }
+
+    /// A running busybox container from the test image.
+    pub fn launch(&self, name: &str) {
+        self.run(&["launch", TEST_IMAGE, name]);
+    }
+
+    /// Names of the instances in this project.
+    pub fn instances(&self) -> Vec<String> {
+        let path = format!("/1.0/instances?project={}", self.name);
+        let urls: Vec<String> = self
+            .incus
+            .query(None, &path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        urls.iter()
+            .filter_map(|u| u.strip_prefix("/1.0/instances/"))
+            .map(|u| u.split('?').next().unwrap_or(u).to_owned())
+            .collect()
+    }
+
+    fn delete_everything(&self) -> Result<(), String> {
+        let instances = self.instances();
+        if !instances.is_empty() {
+            let mut args = vec!["delete", "--force"];
+            args.extend(instances.iter().map(String::as_str));
+            let call = Call::new("delete test instances", args).project(&self.name);
+            self.incus.output(&call).map_err(|e| e.to_string())?;
+        }
+        let call = Call::new("delete test project", ["project", "delete", &self.name]);
+        self.incus
+            .output(&call)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        if self.keep {
+            let _ = writeln!(
+                std::io::stderr(),
+                "kept Incus project {} (ANKLUME_TEST_KEEP=1)",
+                self.name
+            );
+            return;
+        }
+        if let Err(e) = self.delete_everything() {
+            let message = format!("cleanup of Incus project {} failed: {e}", self.name);
+            if std::thread::panicking() {
+                let _ = writeln!(std::io::stderr(), "{message}");
+            } else {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+/// A scratch directory under the system temp dir, removed when dropped.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(label: &str) -> Self {
+        let path = std::env::temp_dir().join(unique_name(&format!("anklume-{label}")));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `relative` inside the directory, creating parents.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.0.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

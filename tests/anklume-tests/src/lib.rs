@@ -1,8 +1,10 @@
 //! Test fixture: a fresh Incus project per test on the real daemon, never a mock.
 //!
-//! ```ignore
+//! ```no_run
+//! use anklume_tests::{TestProject, unique_name};
+//!
 //! let Some(project) = TestProject::new("resolve") else { return };
-//! let web = project.unique_name("web");
+//! let web = unique_name("web");
 //! project.create_empty(&web);
 //! ```
 //!

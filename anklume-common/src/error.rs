@@ -14,6 +14,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum ErrorKind {
     Failure,
     Usage,
+    /// Stopped by a signal (SIGINT, SIGTERM, SIGHUP): exit status 128 + its number.
+    Interrupted(i32),
 }
 
 /// What failed, for what, and optionally what to do next.
@@ -44,6 +46,14 @@ impl Error {
         let mut error = Self::failure(format!("{context}: {err}"));
         error.io_kind = Some(err.kind());
         error
+    }
+
+    /// The work was stopped by signal `signal`.
+    pub fn interrupted(signal: i32) -> Self {
+        Self::new(
+            ErrorKind::Interrupted(signal),
+            format!("interrupted by {}", signal_name(signal)),
+        )
     }
 
     pub(crate) fn from_incus(message: String, incus_message: Option<String>) -> Self {
@@ -90,6 +100,7 @@ impl Error {
         match self.kind {
             ErrorKind::Failure => EXIT_FAILURE,
             ErrorKind::Usage => EXIT_USAGE,
+            ErrorKind::Interrupted(signal) => (128 + signal).clamp(0, 255) as u8,
         }
     }
 
@@ -106,6 +117,15 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        signal_hook::consts::SIGHUP => "SIGHUP".into(),
+        signal_hook::consts::SIGINT => "SIGINT".into(),
+        signal_hook::consts::SIGTERM => "SIGTERM".into(),
+        other => format!("signal {other}"),
+    }
+}
 
 /// Writes `tool: message` and, when there is one, `hint: ...` — the format of every tool.
 pub fn report(tool: &str, error: &Error, out: &mut dyn Write) -> io::Result<()> {
@@ -169,6 +189,21 @@ mod tests {
     fn usage_errors_exit_2_and_failures_exit_1() {
         assert_eq!(Error::usage("bad reference").exit_code(), 2);
         assert_eq!(Error::failure("incus failed").exit_code(), 1);
+    }
+
+    #[test]
+    fn interruptions_exit_128_plus_the_signal() {
+        let error = Error::interrupted(signal_hook::consts::SIGINT);
+        assert_eq!(error.exit_code(), 130);
+        assert_eq!(error.message(), "interrupted by SIGINT");
+        assert_eq!(
+            Error::interrupted(signal_hook::consts::SIGTERM).exit_code(),
+            143
+        );
+        assert_eq!(
+            Error::interrupted(signal_hook::consts::SIGHUP).exit_code(),
+            129
+        );
     }
 
     #[test]

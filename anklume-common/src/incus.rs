@@ -8,6 +8,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 
 /// Environment variable naming the `incus` binary to run instead of the one on PATH.
 pub const INCUS_ENV: &str = "ANKLUME_INCUS";
@@ -27,6 +29,7 @@ const STDERR_TAIL: usize = 64 * 1024;
 pub struct Incus {
     program: OsString,
     timeout: Option<Duration>,
+    interrupt: Option<Interrupt>,
 }
 
 /// One invocation of `incus`: what it does (for messages), about what, in which project, and
@@ -37,6 +40,7 @@ pub struct Call {
     instance: Option<String>,
     project: Option<String>,
     args: Vec<OsString>,
+    own_process_group: bool,
 }
 
 /// Which standard streams of a streaming child are pipes to us.
@@ -62,7 +66,18 @@ impl Call {
             instance: None,
             project: None,
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            own_process_group: false,
         }
+    }
+
+    /// Runs the child in a process group of its own, so that a Ctrl-C on the terminal reaches
+    /// only us: for operations that must not be cut in the middle (`incus launch` goes on in
+    /// the daemon even when its client dies, and we must know whether it created the instance).
+    /// Not for anything that reads the terminal.
+    #[must_use]
+    pub fn own_process_group(mut self) -> Self {
+        self.own_process_group = true;
+        self
     }
 
     /// Names the instance the call is about, for error messages.
@@ -122,6 +137,25 @@ impl Incus {
         Self {
             program: program.into(),
             timeout: None,
+            interrupt: None,
+        }
+    }
+
+    /// Stops at a signal: a call is refused once `interrupt` has caught one, and a running
+    /// child is killed when it arrives; both give [`Error::interrupted`]. Cleanup after an
+    /// interruption uses [`Incus::uninterruptible`].
+    #[must_use]
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
+    /// The same runner, deaf to signals: for the cleanup that must run after one.
+    #[must_use]
+    pub fn uninterruptible(&self) -> Self {
+        Self {
+            interrupt: None,
+            ..self.clone()
         }
     }
 
@@ -195,50 +229,54 @@ impl Incus {
     }
 
     fn spawn(&self, call: &Call, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child> {
-        Command::new(&self.program)
+        if let Some(interrupt) = &self.interrupt {
+            interrupt.check()?;
+        }
+        let mut command = Command::new(&self.program);
+        command
             .args(call.argv())
             .stdin(stdin)
             .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| {
-                let program = self.program.to_string_lossy();
-                let error = Error::io(format!("cannot run '{program}' to {}", call.describe()), e);
-                error.with_hint(format!(
-                    "install the Incus client (Debian package 'incus'), or point {INCUS_ENV} at it"
-                ))
-            })
+            .stderr(stderr);
+        if call.own_process_group {
+            command.process_group(0);
+        }
+        command.spawn().map_err(|e| {
+            let program = self.program.to_string_lossy();
+            let error = Error::io(format!("cannot run '{program}' to {}", call.describe()), e);
+            error.with_hint(format!(
+                "install the Incus client (Debian package 'incus'), or point {INCUS_ENV} at it"
+            ))
+        })
     }
 
     fn wait(&self, child: &mut Child, call: &Call) -> Result<ExitStatus> {
-        let waited = match self.timeout {
-            None => child.wait(),
-            Some(limit) => wait_at_most(child, limit).and_then(|status| {
-                status.ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no answer after {limit:?}"),
-                    )
-                })
-            }),
-        };
-        waited.map_err(|e| Error::io(format!("incus did not {}", call.describe()), e))
-    }
-}
-
-/// Waits for `child` until `limit`; past it the child is killed and `None` returned.
-fn wait_at_most(child: &mut Child, limit: Duration) -> io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+        let failed = |e| Error::io(format!("incus did not {}", call.describe()), e);
+        if self.timeout.is_none() && self.interrupt.is_none() {
+            return child.wait().map_err(failed);
         }
-        if Instant::now() >= deadline {
-            child.kill()?;
-            child.wait()?;
-            return Ok(None);
+        // Poll: neither a deadline nor a signal can interrupt a blocking wait().
+        let deadline = self.timeout.map(|limit| (Instant::now() + limit, limit));
+        loop {
+            if let Some(status) = child.try_wait().map_err(failed)? {
+                return Ok(status);
+            }
+            let interrupted = self.interrupt.as_ref().and_then(Interrupt::signal);
+            let stop = match (interrupted, deadline) {
+                (Some(signal), _) => Some(Error::interrupted(signal)),
+                (None, Some((at, limit))) if Instant::now() >= at => Some(failed(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer after {limit:?}"),
+                ))),
+                _ => None,
+            };
+            if let Some(error) = stop {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error);
+            }
+            thread::sleep(Duration::from_millis(5));
         }
-        thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -1,0 +1,192 @@
+//! The command line of anklume-disp.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Disposable Incus instances: a shell or one command in a fresh instance, destroyed afterwards.
+///
+/// The instance is launched with Incus's --ephemeral, so stopping it destroys it; anklume-disp
+/// also destroys it when the shell or command ends, on errors, and on SIGINT, SIGTERM or SIGHUP.
+#[derive(Debug, Parser)]
+#[command(name = "anklume-disp", version, about, long_about)]
+#[command(
+    after_help = "Exit status: the command's or shell's own (128+N if it died of signal N); \
+1 when anklume-disp itself fails; 2 on a usage error; 130/143/129 after SIGINT/SIGTERM/SIGHUP."
+)]
+pub struct Cli {
+    /// Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]
+    #[arg(short, long, value_name = "IMAGE", conflicts_with = "from")]
+    pub image: Option<String>,
+
+    /// Incus project to launch in [default: the first domain of infra.yml with trust_level:
+    /// disposable, else default]
+    #[arg(short, long, value_name = "DOMAIN", visible_alias = "project")]
+    pub domain: Option<String>,
+
+    /// Run CMD with `sh -c` inside the instance, then destroy it
+    #[arg(short, long, value_name = "CMD", conflicts_with = "command")]
+    pub cmd: Option<String>,
+
+    /// Attach to the instance's console instead of a shell (detach: Ctrl+a q), then destroy it
+    #[arg(long, conflicts_with_all = ["cmd", "command", "no_attach"])]
+    pub console: bool,
+
+    /// Launch in the background: print the instance name on stdout and return
+    #[arg(long)]
+    pub no_attach: bool,
+
+    /// A virtual machine instead of a container
+    #[arg(long, conflicts_with = "from")]
+    pub vm: bool,
+
+    /// Start from GOLDEN's `pristine` snapshot (an ephemeral copy-on-write clone) instead of an
+    /// image; the clone goes to GOLDEN's project unless --domain is given
+    #[arg(long, value_name = "GOLDEN")]
+    pub from: Option<String>,
+
+    /// Share a host folder with the instance (default PATH /mnt/host) and run the command there
+    #[arg(long, value_name = "HOST_DIR[:PATH]", value_parser = parse_mount)]
+    pub mount: Option<Mount>,
+
+    /// With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even
+    /// after anklume-disp has exited
+    #[arg(long, value_name = "DURATION", requires = "no_attach", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+
+    /// Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub name: Option<String>,
+
+    /// Storage pool of the instance
+    #[arg(short, long, value_name = "POOL")]
+    pub storage: Option<String>,
+
+    /// Profile to apply (repeatable; replaces the default profile)
+    #[arg(short, long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+
+    /// Say nothing on stderr but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Run COMMAND directly (no shell) inside the instance, then destroy it
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// Internal: the background process that destroys an instance when its --ttl ends.
+    #[arg(long, hide = true, value_name = "UUID", requires_all = ["name", "domain", "ttl"])]
+    pub reap: Option<String>,
+}
+
+/// `--mount HOST_DIR[:PATH]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub host_dir: PathBuf,
+    pub path: String,
+}
+
+/// Where a shared host folder appears inside the instance by default.
+pub const DEFAULT_MOUNT_PATH: &str = "/mnt/host";
+
+fn parse_mount(text: &str) -> Result<Mount, String> {
+    let (host, path) = match text.split_once(':') {
+        Some((host, path)) => (host, path),
+        None => (text, DEFAULT_MOUNT_PATH),
+    };
+    if host.is_empty() {
+        return Err("empty HOST_DIR".into());
+    }
+    if !path.starts_with('/') {
+        return Err(format!(
+            "PATH '{path}' must be absolute, as in {host}:/{path}"
+        ));
+    }
+    let host_dir = std::fs::canonicalize(host).map_err(|e| format!("host folder '{host}': {e}"))?;
+    if !host_dir.is_dir() {
+        return Err(format!("'{host}' is not a folder"));
+    }
+    Ok(Mount {
+        host_dir,
+        path: path.to_owned(),
+    })
+}
+
+/// `90s`, `30m`, `2h`, `1d`, `1h30m`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("'{text}' is not a duration like 90s, 30m, 2h or 1h30m");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return (seconds > 0)
+            .then(|| Duration::from_secs(seconds))
+            .ok_or_else(bad);
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let value: u64 = number.parse().map_err(|_| bad())?;
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    anklume_common::reference::check_instance_name(text).map(|()| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "0", "0s", "m", "10x", "1h30", "-5m", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn mounts() {
+        let tmp = std::env::temp_dir();
+        let host = tmp.to_str().unwrap();
+        let mount = parse_mount(host).unwrap();
+        assert_eq!(mount.path, DEFAULT_MOUNT_PATH);
+        assert_eq!(mount.host_dir, std::fs::canonicalize(&tmp).unwrap());
+        assert_eq!(parse_mount(&format!("{host}:/srv")).unwrap().path, "/srv");
+        assert!(
+            parse_mount(&format!("{host}:srv"))
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            parse_mount("/nonexistent-anklume")
+                .unwrap_err()
+                .contains("host folder")
+        );
+        assert!(parse_mount(":/srv").is_err());
+    }
+}

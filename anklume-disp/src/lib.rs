@@ -228,10 +228,13 @@ fn candidate_names(chosen: Option<&str>) -> Vec<String> {
     }
 }
 
+/// Incus's answers when another launch got the name first (each seen in parallel launches).
 fn name_taken(error: &Error) -> bool {
-    error
-        .incus_message()
-        .is_some_and(|m| m.contains("already exists") || m.contains("UNIQUE constraint failed"))
+    error.incus_message().is_some_and(|m| {
+        m.contains("already exists")
+            || m.contains("UNIQUE constraint failed")
+            || (m.contains("Failed creating instance record") && m.contains("is busy running"))
+    })
 }
 
 fn launch(resolver: &Resolver, plan: &Plan) -> Result<Disposable> {

@@ -1,0 +1,543 @@
+//! anklume-disp, the real binary against the real Incus daemon.
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anklume_tests::{ScratchDir, TEST_IMAGE, TestProject, incus, unique_name};
+
+const DISP: &str = env!("CARGO_BIN_EXE_anklume-disp");
+
+/// anklume-disp in a directory without infra.yml, with ANKLUME_INFRA unset.
+fn disp(cwd: &ScratchDir) -> Command {
+    let mut command = Command::new(DISP);
+    command.current_dir(cwd.path()).env_remove("ANKLUME_INFRA");
+    command
+}
+
+/// anklume-disp launching the test image in `project`.
+fn disp_in(project: &TestProject, cwd: &ScratchDir) -> Command {
+    let mut command = disp(cwd);
+    command.args(["--image", TEST_IMAGE, "--domain", project.name()]);
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+/// Waits until `condition` holds, failing the test after a minute.
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still not true after 60 s"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn the_exit_status_is_the_commands_own_and_nothing_is_left() {
+    let Some(project) = TestProject::new("disp-status") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-status");
+    let out = run(disp_in(&project, &cwd).args(["--cmd", "exit 7"]));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let out = run(disp_in(&project, &cwd).args(["--", "sh", "-c", "kill -TERM $$"]));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let out = run(disp_in(&project, &cwd).args(["--", "true"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+#[test]
+fn stdin_stdout_and_stderr_pass_through_untouched() {
+    let Some(project) = TestProject::new("disp-pipes") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-pipes");
+    let mut child = disp_in(&project, &cwd)
+        .args(["--", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\nworld\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "HELLO\nWORLD\n", "{}", text(&out.stderr));
+
+    let out = run(disp_in(&project, &cwd).args(["-q", "--cmd", "echo out; echo err >&2"]));
+    assert_eq!(text(&out.stdout), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+}
+
+#[test]
+fn a_tar_stream_goes_in_and_the_build_log_comes_out() {
+    let Some(project) = TestProject::new("disp-tar") else {
+        return;
+    };
+    let work = ScratchDir::new("disp-tar-src");
+    work.write("src/hello.txt", "hello from the host\n");
+    let tar = Command::new("tar")
+        .args(["-C", work.path().to_str().unwrap(), "-c", "src"])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut child = disp_in(&project, &work)
+        .args([
+            "-q",
+            "--cmd",
+            "cd /tmp && tar x && wc -c < src/hello.txt && cat src/hello.txt",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "20\nhello from the host\n");
+}
+
+#[test]
+fn six_launches_at_the_same_moment_all_succeed_with_distinct_names() {
+    let Some(project) = TestProject::new("disp-parallel") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-parallel");
+    let children: Vec<Child> = (0..6)
+        .map(|_| {
+            disp_in(&project, &cwd)
+                .args(["-q", "--cmd", "cat /etc/hostname"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut names: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            text(&out.stdout).trim().to_owned()
+        })
+        .collect();
+    for name in &names {
+        assert!(name.starts_with("disp-"), "unexpected name {name:?}");
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 6, "names were reused: {names:?}");
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+/// Starts `sleep 60` in a disposable instance, waits until it runs, sends `signal`.
+fn interrupt_running_command(signal: &str, expected: i32) {
+    let Some(project) = TestProject::new(&format!("disp-{}", signal.to_lowercase())) else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-signal");
+    let child = disp_in(&project, &cwd)
+        .args(["-q", "--cmd", "touch /tmp/started; sleep 60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the command runs", || {
+        project.instances().first().is_some_and(|name| {
+            incus()
+                .output(
+                    &anklume_common::Call::new(
+                        "look into",
+                        ["exec", name, "--", "test", "-e", "/tmp/started"],
+                    )
+                    .project(project.name()),
+                )
+                .is_ok()
+        })
+    });
+    send_signal(&child, signal);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
+    assert_eq!(
+        project.instances(),
+        Vec::<String>::new(),
+        "the instance survived {signal}"
+    );
+}
+
+#[test]
+fn sigint_during_the_command_destroys_the_instance_and_exits_130() {
+    interrupt_running_command("INT", 130);
+}
+
+#[test]
+fn sigterm_during_the_command_destroys_the_instance_and_exits_143() {
+    interrupt_running_command("TERM", 143);
+}
+
+#[test]
+fn sighup_during_the_command_destroys_the_instance_and_exits_129() {
+    interrupt_running_command("HUP", 129);
+}
+
+#[test]
+fn a_signal_during_the_launch_leaves_nothing() {
+    let Some(project) = TestProject::new("disp-early-signal") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-early-signal");
+    for delay_ms in [50, 150, 300, 500] {
+        let child = disp_in(&project, &cwd)
+            .args(["-q", "--cmd", "sleep 60"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(delay_ms));
+        send_signal(&child, "TERM");
+        let out = child.wait_with_output().unwrap();
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "not interrupted after {delay_ms} ms"
+        );
+        assert_eq!(
+            project.instances(),
+            Vec::<String>::new(),
+            "an instance survived SIGTERM after {delay_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn infra_yml_gives_the_image_and_the_disposable_domain() {
+    let Some(project) = TestProject::new("disp-infra") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-infra");
+    cwd.write(
+        "infra.yml",
+        &format!(
+            "global:\n  default_os_image: {TEST_IMAGE}\ndomains:\n  admin:\n    trust_level: admin\n  {}:\n    trust_level: disposable\n",
+            project.name()
+        ),
+    );
+    let out = run(disp(&cwd).args(["--no-attach"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name = text(&out.stdout).trim().to_owned();
+    assert_eq!(project.instances(), [name.clone()]);
+    assert!(
+        text(&out.stderr).contains(&format!("using disposable domain '{}'", project.name())),
+        "{}",
+        text(&out.stderr)
+    );
+    project.run(&["stop", &name]);
+}
+
+#[test]
+fn infra_directory_mode_gives_the_same_defaults() {
+    let Some(project) = TestProject::new("disp-infra-dir") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-infra-dir");
+    cwd.write(
+        "infra/base.yml",
+        &format!("global:\n  default_os_image: {TEST_IMAGE}\n"),
+    );
+    cwd.write(
+        &format!("infra/domains/{}.yml", project.name()),
+        "trust_level: disposable\n",
+    );
+    let out = run(disp(&cwd).args(["-q", "--cmd", "cat /etc/os-release"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("anklume test busybox"));
+    assert!(out.stderr.is_empty(), "-q printed: {}", text(&out.stderr));
+}
+
+#[test]
+fn no_attach_prints_the_name_and_leaves_an_ephemeral_instance() {
+    let Some(project) = TestProject::new("disp-no-attach") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-no-attach");
+    let out = run(disp_in(&project, &cwd).arg("--no-attach"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let name = stdout.lines().next().unwrap().to_owned();
+    assert_eq!(
+        stdout,
+        format!("{name}\n"),
+        "stdout must carry the name only"
+    );
+    assert_eq!(project.instances(), [name.clone()]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("incus exec {name} --project {}", project.name())),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("incus stop {name}")), "{stderr}");
+    // Ephemeral: stopping destroys it.
+    project.run(&["stop", &name]);
+    eventually("the stopped instance is gone", || {
+        project.instances().is_empty()
+    });
+}
+
+#[test]
+fn a_short_ttl_really_destroys_the_instance_after_we_exited() {
+    let Some(project) = TestProject::new("disp-ttl") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-ttl");
+    let out = run(disp_in(&project, &cwd).args(["--no-attach", "--ttl", "2s"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name = text(&out.stdout).trim().to_owned();
+    assert_eq!(project.instances(), [name]);
+    eventually("the instance is destroyed by its ttl", || {
+        project.instances().is_empty()
+    });
+}
+
+#[test]
+fn from_a_golden_instance_starts_a_clone_of_pristine() {
+    let Some(project) = TestProject::new("disp-from") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-from");
+    let golden = unique_name("golden");
+    project.launch(&golden);
+    project.run(&[
+        "exec",
+        &golden,
+        "--",
+        "sh",
+        "-c",
+        "echo prepared > /root/marker",
+    ]);
+    project.run(&["stop", &golden]);
+    project.run(&["snapshot", "create", &golden, "pristine"]);
+    // Changed after the snapshot: the clone must not see it.
+    project.run(&["start", &golden]);
+    project.run(&[
+        "exec",
+        &golden,
+        "--",
+        "sh",
+        "-c",
+        "echo later > /root/marker",
+    ]);
+
+    let out = run(disp(&cwd).args(["-q", "--from", &golden, "--cmd", "cat /root/marker"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "prepared\n");
+    assert_eq!(project.instances(), [golden.clone()]);
+
+    let bare = unique_name("bare");
+    project.create_empty(&bare);
+    let out = run(disp(&cwd).args(["--from", &bare, "--cmd", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "golden instance '{bare}' has no 'pristine' snapshot"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut left = project.instances();
+    left.sort();
+    let mut expected = vec![golden, bare];
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+#[test]
+fn mount_shares_a_host_folder_and_runs_the_command_there() {
+    let Some(project) = TestProject::new("disp-mount") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-mount");
+    let shared = ScratchDir::new("disp-shared");
+    shared.write("input.txt", "from the host\n");
+    let mount = shared.path().to_str().unwrap().to_owned();
+    let out = run(disp_in(&project, &cwd).args([
+        "-q",
+        "--mount",
+        &mount,
+        "--cmd",
+        "pwd; cat input.txt; echo made inside > output.txt",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/mnt/host\nfrom the host\n");
+    let written = std::fs::read_to_string(shared.path().join("output.txt")).unwrap();
+    assert_eq!(written, "made inside\n");
+
+    let out = run(disp_in(&project, &cwd).args([
+        "-q",
+        "--mount",
+        &format!("{mount}:/srv/work"),
+        "--",
+        "pwd",
+    ]));
+    assert_eq!(text(&out.stdout), "/srv/work\n", "{}", text(&out.stderr));
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+#[test]
+fn vm_fails_at_once_with_the_reason_on_a_host_without_vm_support() {
+    let Some(project) = TestProject::new("disp-vm") else {
+        return;
+    };
+    let server: serde_json::Value = incus().query(None, "/1.0").unwrap();
+    let drivers = server["environment"]["driver"].as_str().unwrap_or_default();
+    if drivers.contains("qemu") {
+        eprintln!("this host runs VMs: the failure path cannot be checked here");
+        return;
+    }
+    let cwd = ScratchDir::new("disp-vm");
+    let out = run(disp_in(&project, &cwd).args(["--vm", "--cmd", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("this host cannot run virtual machines"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_image_domain_pool_and_profile_are_named() {
+    let Some(project) = TestProject::new("disp-unknown") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-unknown");
+    let ghost_domain = unique_name("nodomain");
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![
+                "--image".into(),
+                "no-such-image".into(),
+                "--domain".into(),
+                project.name().into(),
+            ],
+            format!(
+                "image 'no-such-image' not found in domain '{}'",
+                project.name()
+            ),
+        ),
+        (
+            vec![
+                "--image".into(),
+                TEST_IMAGE.into(),
+                "--domain".into(),
+                ghost_domain.clone(),
+            ],
+            format!("domain '{ghost_domain}' does not exist"),
+        ),
+        (
+            vec![
+                "--image".into(),
+                TEST_IMAGE.into(),
+                "--domain".into(),
+                project.name().into(),
+                "-s".into(),
+                "no-such-pool".into(),
+            ],
+            "storage pool 'no-such-pool' does not exist".into(),
+        ),
+        (
+            vec![
+                "--image".into(),
+                TEST_IMAGE.into(),
+                "--domain".into(),
+                project.name().into(),
+                "-p".into(),
+                "no-such-profile".into(),
+            ],
+            "no-such-profile".into(),
+        ),
+        (
+            vec!["--from".into(), unique_name("nogolden")],
+            "not found in any project".into(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(disp(&cwd).args(&args).args(["--cmd", "true"]));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        assert!(stderr.contains("\nhint: "), "{args:?}: no hint in {stderr}");
+    }
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+#[test]
+fn a_chosen_name_that_is_taken_is_refused() {
+    let Some(project) = TestProject::new("disp-name") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-name");
+    let taken = unique_name("taken");
+    project.create_empty(&taken);
+    let out = run(disp_in(&project, &cwd).args(["--name", &taken, "--cmd", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&format!("instance name '{taken}' is already used")));
+    assert_eq!(project.instances(), [taken]);
+
+    let chosen = unique_name("chosen");
+    let out = run(disp_in(&project, &cwd).args(["--name", &chosen, "--cmd", "cat /etc/hostname"]));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{chosen}\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn contradictory_options_are_usage_errors() {
+    let cwd = ScratchDir::new("disp-usage");
+    for args in [
+        vec!["--ttl", "5m", "--cmd", "true"],
+        vec!["--cmd", "true", "--", "ls"],
+        vec!["--console", "--no-attach"],
+        vec!["--from", "a", "--image", "b"],
+        vec!["--ttl", "soon", "--no-attach"],
+        vec!["--name", "9bad"],
+        vec!["--mount", "/nonexistent-anklume-dir"],
+    ] {
+        let out = run(disp(&cwd).args(&args));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -252,7 +252,7 @@ fn infra_yml_gives_the_image_and_the_disposable_domain() {
     let out = run(disp(&cwd).args(["--no-attach"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let name = text(&out.stdout).trim().to_owned();
-    assert_eq!(project.instances(), [name.clone()]);
+    assert_eq!(project.instances(), std::slice::from_ref(&name));
     assert!(
         text(&out.stderr).contains(&format!("using disposable domain '{}'", project.name())),
         "{}",
@@ -296,7 +296,7 @@ fn no_attach_prints_the_name_and_leaves_an_ephemeral_instance() {
         format!("{name}\n"),
         "stdout must carry the name only"
     );
-    assert_eq!(project.instances(), [name.clone()]);
+    assert_eq!(project.instances(), std::slice::from_ref(&name));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(&format!("incus exec {name} --project {}", project.name())),
@@ -357,7 +357,7 @@ fn from_a_golden_instance_starts_a_clone_of_pristine() {
     let out = run(disp(&cwd).args(["-q", "--from", &golden, "--cmd", "cat /root/marker"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "prepared\n");
-    assert_eq!(project.instances(), [golden.clone()]);
+    assert_eq!(project.instances(), std::slice::from_ref(&golden));
 
     let bare = unique_name("bare");
     project.create_empty(&bare);

@@ -8,6 +8,7 @@ pub mod cli;
 
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -70,6 +71,8 @@ struct Plan<'a> {
     cli: &'a Cli,
     source: Source,
     domain: String,
+    /// The --mount folder, made absolute (Incus needs an absolute source).
+    host_dir: Option<PathBuf>,
 }
 
 impl<'a> Plan<'a> {
@@ -120,10 +123,16 @@ impl<'a> Plan<'a> {
                 }
             }
         };
+        let host_dir = cli
+            .mount
+            .as_ref()
+            .map(|m| shareable_folder(&m.host_dir))
+            .transpose()?;
         Ok(Self {
             cli,
             source,
             domain,
+            host_dir,
         })
     }
 
@@ -141,6 +150,18 @@ impl<'a> Plan<'a> {
         }
         args
     }
+}
+
+fn shareable_folder(dir: &Path) -> Result<PathBuf> {
+    let absolute = std::fs::canonicalize(dir)
+        .map_err(|e| Error::io(format!("cannot share host folder '{}'", dir.display()), e))?;
+    if !absolute.is_dir() {
+        return Err(Error::failure(format!(
+            "cannot share '{}': not a folder",
+            dir.display()
+        )));
+    }
+    Ok(absolute)
 }
 
 /// A launched instance, destroyed when this guard is dropped unless [`Disposable::keep`] is
@@ -274,7 +295,7 @@ fn taken_error(name: &str, projects: &str) -> Error {
 /// Creates and starts the instance, returning its guard as soon as it exists.
 fn create(incus: &Incus, plan: &Plan, name: &str) -> Result<Disposable> {
     let options = plan.instance_options();
-    let mount = plan.cli.mount.as_ref();
+    let mount = plan.cli.mount.as_ref().zip(plan.host_dir.as_ref());
     // Creation is never cut in the middle (see Call::own_process_group): once Incus has
     // started creating, we wait for the answer so that we know what to destroy.
     let creator = incus.uninterruptible();
@@ -319,8 +340,8 @@ fn create(incus: &Incus, plan: &Plan, name: &str) -> Result<Disposable> {
     };
     let disposable = Disposable::new(incus, name, &plan.domain);
     if created_stopped {
-        if let Some(mount) = mount {
-            let source = format!("source={}", mount.host_dir.display());
+        if let Some((mount, host_dir)) = mount {
+            let source = format!("source={}", host_dir.display());
             let path = format!("path={}", mount.path);
             // shift=true: the container's root may write to the folder (idmapped mount).
             let args = [

@@ -139,13 +139,17 @@ fn six_launches_at_the_same_moment_all_succeed_with_distinct_names() {
                 .unwrap()
         })
         .collect();
-    let mut names: Vec<String> = children
+    // Every child is waited for before any assertion, so that cleanup never races a launch.
+    let outputs: Vec<Output> = children
         .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", text(&out.stderr));
-            text(&out.stdout).trim().to_owned()
-        })
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let mut names: Vec<String> = outputs
+        .iter()
+        .map(|out| text(&out.stdout).trim().to_owned())
         .collect();
     for name in &names {
         assert!(name.starts_with("disp-"), "unexpected name {name:?}");
@@ -406,6 +410,16 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
         "pwd",
     ]));
     assert_eq!(text(&out.stdout), "/srv/work\n", "{}", text(&out.stderr));
+
+    let missing = shared.path().join("missing");
+    let out =
+        run(disp_in(&project, &cwd).args(["--mount", missing.to_str().unwrap(), "--", "pwd"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot share host folder"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(project.instances(), Vec::<String>::new());
 }
 
@@ -530,7 +544,7 @@ fn contradictory_options_are_usage_errors() {
         vec!["--from", "a", "--image", "b"],
         vec!["--ttl", "soon", "--no-attach"],
         vec!["--name", "9bad"],
-        vec!["--mount", "/nonexistent-anklume-dir"],
+        vec!["--mount", "/srv:relative"],
     ] {
         let out = run(disp(&cwd).args(&args));
         assert_eq!(

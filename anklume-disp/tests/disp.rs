@@ -555,3 +555,123 @@ fn contradictory_options_are_usage_errors() {
         );
     }
 }
+
+/// anklume-disp on a pseudo-terminal (through `script`), its output collected as it comes.
+struct OnTerminal {
+    child: Child,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl OnTerminal {
+    fn start(project: &TestProject, cwd: &ScratchDir, args: &str) -> Self {
+        let image = if args.contains("--from") {
+            String::new()
+        } else {
+            format!("--image {TEST_IMAGE}")
+        };
+        let line = format!(
+            "{DISP} {image} --domain {} {args}; echo disp-status=$?",
+            project.name()
+        );
+        let mut child = Command::new("script")
+            .args(["-qfec", &line, "/dev/null"])
+            .current_dir(cwd.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = std::sync::Arc::clone(&output);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Self { child, output }
+    }
+
+    fn screen(&self) -> String {
+        text(&self.output.lock().unwrap())
+    }
+
+    fn wait_for(&self, what: &str) {
+        eventually(&format!("the terminal shows {what:?}"), || {
+            self.screen().contains(what)
+        });
+    }
+
+    /// Types keys one write at a time, as a person would.
+    fn type_keys(&mut self, keys: &[&[u8]]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        for key in keys {
+            stdin.write_all(key).unwrap();
+            stdin.flush().unwrap();
+            thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Waits for the end and returns the screen; stdin stays open until then.
+    fn finish(mut self) -> String {
+        self.wait_for("disp-status=");
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+        self.screen()
+    }
+}
+
+#[test]
+fn the_interactive_shell_returns_its_exit_status_and_is_destroyed() {
+    let Some(project) = TestProject::new("disp-shell") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-shell");
+    let mut terminal = OnTerminal::start(&project, &cwd, "");
+    terminal.wait_for("# ");
+    // The test image has no bash: the shell is sh.
+    terminal.type_keys(&[b"echo shell=$0\r", b"exit 5\r"]);
+    let screen = terminal.finish();
+    assert!(screen.contains("shell=sh\r"), "{screen}");
+    assert!(screen.contains("disp-status=5"), "{screen}");
+    assert_eq!(project.instances(), Vec::<String>::new());
+
+    // Where bash exists, it is the shell (a stand-in that says so, then runs sh).
+    let golden = unique_name("with-bash");
+    project.launch(&golden);
+    project.run(&[
+        "exec",
+        &golden,
+        "--",
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\necho bash-started \"$@\"\\nexec sh\\n' > /bin/bash && chmod 755 /bin/bash",
+    ]);
+    project.run(&["stop", &golden]);
+    project.run(&["snapshot", "create", &golden, "pristine"]);
+    let mut terminal = OnTerminal::start(&project, &cwd, &format!("--from {golden}"));
+    terminal.wait_for("bash-started -l");
+    terminal.type_keys(&[b"exit 3\r"]);
+    let screen = terminal.finish();
+    assert!(screen.contains("disp-status=3"), "{screen}");
+    assert_eq!(project.instances(), std::slice::from_ref(&golden));
+}
+
+#[test]
+fn detaching_the_console_destroys_the_instance() {
+    let Some(project) = TestProject::new("disp-console") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-console");
+    let mut terminal = OnTerminal::start(&project, &cwd, "--console");
+    terminal.wait_for("To detach from the console");
+    assert_eq!(project.instances().len(), 1);
+    terminal.type_keys(&[b"\x01", b"q"]);
+    let screen = terminal.finish();
+    assert!(screen.contains("disp-status=0"), "{screen}");
+    assert_eq!(project.instances(), Vec::<String>::new());
+}

@@ -43,6 +43,16 @@ fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// anklume-disp failed (status 1) and said `expected` on stderr.
+fn assert_failed_saying(out: &Output, expected: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in: {stderr}"
+    );
+}
+
 fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
@@ -336,17 +346,7 @@ fn from_a_golden_instance_starts_a_clone_of_pristine() {
     };
     let cwd = ScratchDir::new("disp-from");
     let golden = unique_name("golden");
-    project.launch(&golden);
-    project.run(&[
-        "exec",
-        &golden,
-        "--",
-        "sh",
-        "-c",
-        "echo prepared > /root/marker",
-    ]);
-    project.run(&["stop", &golden]);
-    project.run(&["snapshot", "create", &golden, "pristine"]);
+    project.golden(&golden, "echo prepared > /root/marker");
     // Changed after the snapshot: the clone must not see it.
     project.run(&["start", &golden]);
     project.run(&[
@@ -366,13 +366,9 @@ fn from_a_golden_instance_starts_a_clone_of_pristine() {
     let bare = unique_name("bare");
     project.create_empty(&bare);
     let out = run(disp(&cwd).args(["--from", &bare, "--cmd", "true"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains(&format!(
-            "golden instance '{bare}' has no 'pristine' snapshot"
-        )),
-        "{}",
-        text(&out.stderr)
+    assert_failed_saying(
+        &out,
+        &format!("golden instance '{bare}' has no 'pristine' snapshot"),
     );
     let mut left = project.instances();
     left.sort();
@@ -414,12 +410,7 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
     let missing = shared.path().join("missing");
     let out =
         run(disp_in(&project, &cwd).args(["--mount", missing.to_str().unwrap(), "--", "pwd"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("cannot share host folder"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_failed_saying(&out, "cannot share host folder");
     assert_eq!(project.instances(), Vec::<String>::new());
 }
 
@@ -436,12 +427,7 @@ fn vm_fails_at_once_with_the_reason_on_a_host_without_vm_support() {
     }
     let cwd = ScratchDir::new("disp-vm");
     let out = run(disp_in(&project, &cwd).args(["--vm", "--cmd", "true"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("this host cannot run virtual machines"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_failed_saying(&out, "this host cannot run virtual machines");
     assert_eq!(project.instances(), Vec::<String>::new());
 }
 
@@ -642,17 +628,10 @@ fn the_interactive_shell_returns_its_exit_status_and_is_destroyed() {
 
     // Where bash exists, it is the shell (a stand-in that says so, then runs sh).
     let golden = unique_name("with-bash");
-    project.launch(&golden);
-    project.run(&[
-        "exec",
+    project.golden(
         &golden,
-        "--",
-        "sh",
-        "-c",
         "printf '#!/bin/sh\\necho bash-started \"$@\"\\nexec sh\\n' > /bin/bash && chmod 755 /bin/bash",
-    ]);
-    project.run(&["stop", &golden]);
-    project.run(&["snapshot", "create", &golden, "pristine"]);
+    );
     let mut terminal = OnTerminal::start(&project, &cwd, &format!("--from {golden}"));
     terminal.wait_for("bash-started -l");
     terminal.type_keys(&[b"exit 3\r"]);

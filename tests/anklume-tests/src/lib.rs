@@ -135,6 +135,15 @@ impl TestProject {
         self.run(&["launch", TEST_IMAGE, name]);
     }
 
+    /// A golden instance: launched from the test image, prepared by the `sh -c` script
+    /// `setup`, stopped, with a `pristine` snapshot.
+    pub fn golden(&self, name: &str, setup: &str) {
+        self.launch(name);
+        self.run(&["exec", name, "--", "sh", "-c", setup]);
+        self.run(&["stop", name]);
+        self.run(&["snapshot", "create", name, "pristine"]);
+    }
+
     /// Names of the instances in this project.
     pub fn instances(&self) -> Vec<String> {
         let path = format!("/1.0/instances?project={}", self.name);

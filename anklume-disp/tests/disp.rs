@@ -5,7 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anklume_tests::{ScratchDir, TEST_IMAGE, TestProject, incus, unique_name};
+use anklume_tests::{ScratchDir, TEST_IMAGE, TestProject, finish, incus, run_tool, unique_name};
 
 const DISP: &str = env!("CARGO_BIN_EXE_anklume-disp");
 
@@ -25,10 +25,6 @@ fn disp_in(project: &TestProject, cwd: &ScratchDir) -> Command {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().unwrap()
 }
 
 /// Waits until `condition` holds, failing the test after a minute.
@@ -67,11 +63,11 @@ fn the_exit_status_is_the_commands_own_and_nothing_is_left() {
         return;
     };
     let cwd = ScratchDir::new("disp-status");
-    let out = run(disp_in(&project, &cwd).args(["--cmd", "exit 7"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--cmd", "exit 7"]));
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
-    let out = run(disp_in(&project, &cwd).args(["--", "sh", "-c", "kill -TERM $$"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--", "sh", "-c", "kill -TERM $$"]));
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
-    let out = run(disp_in(&project, &cwd).args(["--", "true"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--", "true"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(project.instances(), Vec::<String>::new());
 }
@@ -95,10 +91,10 @@ fn stdin_stdout_and_stderr_pass_through_untouched() {
         .unwrap()
         .write_all(b"hello\nworld\n")
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child);
     assert_eq!(text(&out.stdout), "HELLO\nWORLD\n", "{}", text(&out.stderr));
 
-    let out = run(disp_in(&project, &cwd).args(["-q", "--cmd", "echo out; echo err >&2"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "echo out; echo err >&2"]));
     assert_eq!(text(&out.stdout), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
 }
@@ -127,7 +123,7 @@ fn a_tar_stream_goes_in_and_the_build_log_comes_out() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "20\nhello from the host\n");
 }
@@ -150,10 +146,7 @@ fn six_launches_at_the_same_moment_all_succeed_with_distinct_names() {
         })
         .collect();
     // Every child is waited for before any assertion, so that cleanup never races a launch.
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
+    let outputs: Vec<Output> = children.into_iter().map(finish).collect();
     for out in &outputs {
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
@@ -197,7 +190,7 @@ fn interrupt_running_command(signal: &str, expected: i32) {
         })
     });
     send_signal(&child, signal);
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child);
     assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
     assert_eq!(
         project.instances(),
@@ -236,7 +229,7 @@ fn a_signal_during_the_launch_leaves_nothing() {
             .unwrap();
         thread::sleep(Duration::from_millis(delay_ms));
         send_signal(&child, "TERM");
-        let out = child.wait_with_output().unwrap();
+        let out = finish(child);
         assert_ne!(
             out.status.code(),
             Some(0),
@@ -263,7 +256,7 @@ fn infra_yml_gives_the_image_and_the_disposable_domain() {
             project.name()
         ),
     );
-    let out = run(disp(&cwd).args(["--no-attach"]));
+    let out = run_tool(disp(&cwd).args(["--no-attach"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let name = text(&out.stdout).trim().to_owned();
     assert_eq!(project.instances(), std::slice::from_ref(&name));
@@ -289,7 +282,7 @@ fn infra_directory_mode_gives_the_same_defaults() {
         &format!("infra/domains/{}.yml", project.name()),
         "trust_level: disposable\n",
     );
-    let out = run(disp(&cwd).args(["-q", "--cmd", "cat /etc/os-release"]));
+    let out = run_tool(disp(&cwd).args(["-q", "--cmd", "cat /etc/os-release"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("anklume test busybox"));
     assert!(out.stderr.is_empty(), "-q printed: {}", text(&out.stderr));
@@ -301,7 +294,7 @@ fn no_attach_prints_the_name_and_leaves_an_ephemeral_instance() {
         return;
     };
     let cwd = ScratchDir::new("disp-no-attach");
-    let out = run(disp_in(&project, &cwd).arg("--no-attach"));
+    let out = run_tool(disp_in(&project, &cwd).arg("--no-attach"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let name = stdout.lines().next().unwrap().to_owned();
@@ -330,7 +323,7 @@ fn a_short_ttl_really_destroys_the_instance_after_we_exited() {
         return;
     };
     let cwd = ScratchDir::new("disp-ttl");
-    let out = run(disp_in(&project, &cwd).args(["--no-attach", "--ttl", "2s"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--no-attach", "--ttl", "2s"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let name = text(&out.stdout).trim().to_owned();
     assert_eq!(project.instances(), [name]);
@@ -358,14 +351,14 @@ fn from_a_golden_instance_starts_a_clone_of_pristine() {
         "echo later > /root/marker",
     ]);
 
-    let out = run(disp(&cwd).args(["-q", "--from", &golden, "--cmd", "cat /root/marker"]));
+    let out = run_tool(disp(&cwd).args(["-q", "--from", &golden, "--cmd", "cat /root/marker"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "prepared\n");
     assert_eq!(project.instances(), std::slice::from_ref(&golden));
 
     let bare = unique_name("bare");
     project.create_empty(&bare);
-    let out = run(disp(&cwd).args(["--from", &bare, "--cmd", "true"]));
+    let out = run_tool(disp(&cwd).args(["--from", &bare, "--cmd", "true"]));
     assert_failed_saying(
         &out,
         &format!("golden instance '{bare}' has no 'pristine' snapshot"),
@@ -386,7 +379,7 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
     let shared = ScratchDir::new("disp-shared");
     shared.write("input.txt", "from the host\n");
     let mount = shared.path().to_str().unwrap().to_owned();
-    let out = run(disp_in(&project, &cwd).args([
+    let out = run_tool(disp_in(&project, &cwd).args([
         "-q",
         "--mount",
         &mount,
@@ -398,7 +391,7 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
     let written = std::fs::read_to_string(shared.path().join("output.txt")).unwrap();
     assert_eq!(written, "made inside\n");
 
-    let out = run(disp_in(&project, &cwd).args([
+    let out = run_tool(disp_in(&project, &cwd).args([
         "-q",
         "--mount",
         &format!("{mount}:/srv/work"),
@@ -409,7 +402,7 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
 
     let missing = shared.path().join("missing");
     let out =
-        run(disp_in(&project, &cwd).args(["--mount", missing.to_str().unwrap(), "--", "pwd"]));
+        run_tool(disp_in(&project, &cwd).args(["--mount", missing.to_str().unwrap(), "--", "pwd"]));
     assert_failed_saying(&out, "cannot share host folder");
     assert_eq!(project.instances(), Vec::<String>::new());
 }
@@ -426,7 +419,7 @@ fn vm_fails_at_once_with_the_reason_on_a_host_without_vm_support() {
         return;
     }
     let cwd = ScratchDir::new("disp-vm");
-    let out = run(disp_in(&project, &cwd).args(["--vm", "--cmd", "true"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--vm", "--cmd", "true"]));
     assert_failed_saying(&out, "this host cannot run virtual machines");
     assert_eq!(project.instances(), Vec::<String>::new());
 }
@@ -488,7 +481,7 @@ fn unknown_image_domain_pool_and_profile_are_named() {
         ),
     ];
     for (args, expected) in cases {
-        let out = run(disp(&cwd).args(&args).args(["--cmd", "true"]));
+        let out = run_tool(disp(&cwd).args(&args).args(["--cmd", "true"]));
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
@@ -505,13 +498,14 @@ fn a_chosen_name_that_is_taken_is_refused() {
     let cwd = ScratchDir::new("disp-name");
     let taken = unique_name("taken");
     project.create_empty(&taken);
-    let out = run(disp_in(&project, &cwd).args(["--name", &taken, "--cmd", "true"]));
+    let out = run_tool(disp_in(&project, &cwd).args(["--name", &taken, "--cmd", "true"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(&format!("instance name '{taken}' is already used")));
     assert_eq!(project.instances(), [taken]);
 
     let chosen = unique_name("chosen");
-    let out = run(disp_in(&project, &cwd).args(["--name", &chosen, "--cmd", "cat /etc/hostname"]));
+    let out =
+        run_tool(disp_in(&project, &cwd).args(["--name", &chosen, "--cmd", "cat /etc/hostname"]));
     assert_eq!(
         text(&out.stdout),
         format!("{chosen}\n"),
@@ -532,7 +526,7 @@ fn contradictory_options_are_usage_errors() {
         vec!["--name", "9bad"],
         vec!["--mount", "/srv:relative"],
     ] {
-        let out = run(disp(&cwd).args(&args));
+        let out = run_tool(disp(&cwd).args(&args));
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -652,5 +646,76 @@ fn detaching_the_console_destroys_the_instance() {
     terminal.type_keys(&[b"\x01", b"q"]);
     let screen = terminal.finish();
     assert!(screen.contains("disp-status=0"), "{screen}");
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+#[test]
+fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
+    let Some(project) = TestProject::new("disp-wrapper") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-wrapper");
+    let log = cwd.path().join("calls.log");
+    let wrapper = cwd.write(
+        "incus-wrapper",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec incus \"$@\"\n",
+            log.display()
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let out = run_tool(
+        disp_in(&project, &cwd)
+            .env("ANKLUME_INCUS", &wrapper)
+            .args(["-q", "--cmd", "true"]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert!(
+        calls.len() >= 3,
+        "launch, exec and delete expected: {calls:?}"
+    );
+    let project_flag = format!("--project {} ", project.name());
+    for call in &calls {
+        // `incus query` takes the project in its URL (it refuses --project).
+        assert!(
+            call.starts_with(&project_flag)
+                || call.starts_with("query /1.0/instances?all-projects=true"),
+            "a call without --project: {call:?}"
+        );
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains(" launch anklume-test-busybox ")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.contains(" delete --force ")),
+        "{calls:?}"
+    );
+
+    // Without --image nor infra.yml, the image is images:debian/13 (whether or not this
+    // machine can fetch it).
+    std::fs::remove_file(&log).unwrap();
+    let out = run_tool(disp(&cwd).env("ANKLUME_INCUS", &wrapper).args([
+        "-q",
+        "--domain",
+        project.name(),
+        "--cmd",
+        "true",
+    ]));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains(" launch images:debian/13 "),
+        "{calls}\n{}",
+        text(&out.stderr)
+    );
     assert_eq!(project.instances(), Vec::<String>::new());
 }

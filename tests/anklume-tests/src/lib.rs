@@ -11,16 +11,18 @@
 //! The project is created with `features.images=false,features.profiles=false` (so it sees the
 //! test image and the default profile) and deleted with everything in it when the fixture is
 //! dropped, also when the test panics. `ANKLUME_TEST_KEEP=1` keeps it for debugging. Every
-//! `incus` call has a timeout, so a hang fails the test instead of blocking the run.
+//! `incus` call and every run of a tool ([`run_tool`], [`finish`]) has a timeout, so a hang
+//! fails the test instead of blocking the run.
 //!
 //! Without a daemon the test is skipped with a message on stderr, except under `CI=true`, where
 //! that is a failure.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anklume_common::{Call, Incus};
 
@@ -192,6 +194,53 @@ impl Drop for TestProject {
             }
         }
     }
+}
+
+/// Upper bound of one run of a tool under test.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Waits for a spawned tool and collects its output, like `wait_with_output`, but kills it
+/// and fails the test when it runs longer than [`RUN_TIMEOUT`]: a hang must not block the run.
+pub fn finish(mut child: Child) -> Output {
+    fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut all);
+            }
+            all
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the tool under test still ran after {RUN_TIMEOUT:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Runs a tool with stdin closed and its output captured, within [`RUN_TIMEOUT`].
+pub fn run_tool(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    finish(child)
 }
 
 /// A scratch directory under the system temp dir, removed when dropped.

@@ -9,6 +9,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::de::{DeserializeOwned, IgnoredAny};
+
 use crate::error::{Error, Result};
 use crate::incus::Incus;
 use crate::reference::InstanceRef;
@@ -63,7 +65,7 @@ impl Resolver {
         let remote = instance.remote.as_deref();
         let project = match project {
             Some(project) => {
-                self.check_exists_in(instance, project)?;
+                self.fetch_in::<IgnoredAny>(instance, project, "")?;
                 project.to_owned()
             }
             None => self.only_project_of(instance)?,
@@ -73,6 +75,26 @@ impl Resolver {
             project,
             name: instance.name.clone(),
         })
+    }
+
+    /// Like [`Resolver::locate`], with the instance's full description
+    /// (`GET /1.0/instances/NAME?recursion=1`: config, devices, snapshots, state). With
+    /// `project` given, that one request is also the existence check.
+    pub fn describe<T: DeserializeOwned>(
+        &self,
+        instance: &InstanceRef,
+        project: Option<&str>,
+    ) -> Result<(Located, T)> {
+        let located = match project {
+            Some(project) => Located {
+                remote: instance.remote.clone(),
+                project: project.to_owned(),
+                name: instance.name.clone(),
+            },
+            None => self.locate(instance, None)?,
+        };
+        let details = self.fetch_in(instance, &located.project, "&recursion=1")?;
+        Ok((located, details))
     }
 
     /// Every project that holds an instance named like `instance`, sorted.
@@ -122,17 +144,20 @@ impl Resolver {
         }
     }
 
-    fn check_exists_in(&self, instance: &InstanceRef, project: &str) -> Result<()> {
+    /// `GET /1.0/instances/NAME?project=P{extra}`, its failures told in the user's terms.
+    fn fetch_in<T: DeserializeOwned>(
+        &self,
+        instance: &InstanceRef,
+        project: &str,
+        extra: &str,
+    ) -> Result<T> {
         let path = format!(
-            "/1.0/instances/{}?project={}",
+            "/1.0/instances/{}?project={}{extra}",
             instance.name,
             percent_encode(project)
         );
-        match self
-            .incus
-            .query::<serde_json::Value>(instance.remote.as_deref(), &path)
-        {
-            Ok(_) => Ok(()),
+        match self.incus.query::<T>(instance.remote.as_deref(), &path) {
+            Ok(details) => Ok(details),
             Err(error) => {
                 let incus_says = error.incus_message().unwrap_or_default();
                 if incus_says.contains("Project not found") {

@@ -30,6 +30,8 @@ use anklume_common::{Call, Incus};
 pub const TEST_IMAGE: &str = "anklume-test-busybox";
 /// The btrfs (copy-on-write) pool of the test ground.
 pub const BTRFS_POOL: &str = "anklume-btrfs";
+/// A managed bridge (no NAT) for instances with a static address.
+pub const BRIDGE: &str = "anklumebr0";
 /// This daemon again, as an HTTPS remote over loopback.
 pub const LOOP_REMOTE: &str = "anklume-loop";
 /// Upper bound of any single incus call made by the fixture or a test.

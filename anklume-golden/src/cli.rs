@@ -1,0 +1,118 @@
+//! The command line of anklume-golden.
+
+use std::net::Ipv4Addr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Golden images: instances with a `pristine` snapshot, cloned copy-on-write.
+///
+/// A golden image is an instance whose `pristine` snapshot is the reference state. `create`
+/// takes (or atomically replaces) that snapshot, `derive` clones it into new instances,
+/// `publish` turns it into an Incus image, `list` shows every golden image.
+#[derive(Debug, Parser)]
+#[command(name = "anklume-golden", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stop NAME cleanly and take its `pristine` snapshot (replacing the previous one atomically,
+    /// never expiring); NAME stays stopped
+    Create(CreateArgs),
+    /// Create each NEW as a copy of NAME's `pristine` snapshot, in NAME's project
+    Derive(DeriveArgs),
+    /// Publish NAME's `pristine` snapshot as an Incus image under ALIAS
+    Publish(PublishArgs),
+    /// List the golden images (instances with a `pristine` snapshot)
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The instance to make golden
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Its project [default: found from the name]
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Force the stop when a clean stop does not end within --timeout
+    #[arg(long)]
+    pub force: bool,
+    /// How long a clean stop may take
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DeriveArgs {
+    /// The golden instance
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Names of the new instances
+    #[arg(required = true, value_name = "NEW", value_parser = parse_name)]
+    pub new: Vec<String>,
+    /// The golden instance's project [default: found from the name]
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Static IPv4 address of the clone, replacing the template's (only with one NEW)
+    #[arg(long, value_name = "ADDRESS")]
+    pub ipv4: Option<Ipv4Addr>,
+    /// Start the new instances
+    #[arg(long)]
+    pub start: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("alias_name").required(true).args(["alias", "alias_positional"]))]
+pub struct PublishArgs {
+    /// The golden instance
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Alias of the image
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Option<String>,
+    /// Alias of the image (same as --alias)
+    #[arg(value_name = "ALIAS", conflicts_with = "alias")]
+    pub alias_positional: Option<String>,
+    /// The golden instance's project [default: found from the name]
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Replace the image an existing ALIAS points to
+    #[arg(long)]
+    pub reuse: bool,
+    /// Make the image public (readable by untrusted clients)
+    #[arg(long)]
+    pub public: bool,
+}
+
+impl PublishArgs {
+    pub fn alias(&self) -> &str {
+        self.alias
+            .as_deref()
+            .or(self.alias_positional.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this project [default: all projects]
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Output format
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    anklume_common::reference::check_instance_name(text).map(|()| text.to_owned())
+}

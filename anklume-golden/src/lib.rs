@@ -357,16 +357,18 @@ fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
         Some(project) => format!("/1.0/instances?project={project}&recursion=2"),
         None => "/1.0/instances?all-projects=true&recursion=2".to_owned(),
     };
-    let instances: Vec<Instance> =
-        incus
-            .query(None, &path)
-            .map_err(|e| match (&args.project, e.incus_message()) {
-                (Some(project), Some(m)) if m.contains("Project not found") => {
-                    Error::failure(format!("project '{project}' does not exist"))
-                        .with_hint("list the projects with `incus project list`")
-                }
-                _ => e,
-            })?;
+    let instances: Vec<Instance> = incus.query(None, &path)?;
+    // Incus answers an empty list for a project that does not exist.
+    if let (Some(project), true) = (&args.project, instances.is_empty())
+        && incus
+            .query::<serde::de::IgnoredAny>(None, &format!("/1.0/projects/{project}"))
+            .is_err()
+    {
+        return Err(
+            Error::failure(format!("project '{project}' does not exist"))
+                .with_hint("list the projects with `incus project list`"),
+        );
+    }
     let pools: Vec<Pool> = incus.query(None, "/1.0/storage-pools?recursion=1")?;
     let drivers: BTreeMap<&str, &str> = pools
         .iter()

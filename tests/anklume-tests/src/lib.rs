@@ -26,6 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anklume_common::{Call, Incus};
 
+pub mod docs;
+
 /// Alias of the offline busybox image that `scripts/incus-testenv` imports.
 pub const TEST_IMAGE: &str = "anklume-test-busybox";
 /// The btrfs (copy-on-write) pool of the test ground.

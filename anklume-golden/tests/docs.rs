@@ -1,0 +1,26 @@
+//! --help, the man page and the README describe the same command line.
+
+use anklume_golden::cli::Cli;
+use anklume_tests::docs;
+use clap::CommandFactory;
+
+const MAN: &str = include_str!("../../man/anklume-golden.1");
+const README: &str = include_str!("../../README.md");
+
+#[test]
+fn flags_and_subcommands_are_the_same_in_help_man_page_and_readme() {
+    let readme = docs::readme_section(README, "anklume-golden");
+    // The page's last example starts a disposable instance from the published image.
+    docs::assert_flags_in_sync(&Cli::command(), MAN, readme, &["--image", "--cmd"]);
+}
+
+#[test]
+fn every_example_parses() {
+    let checked = docs::assert_examples_parse(&Cli::command(), MAN, README);
+    assert!(checked >= 6, "only {checked} examples found");
+}
+
+#[test]
+fn the_man_page_is_lint_clean() {
+    docs::assert_man_page_lints_clean(std::path::Path::new("../man/anklume-golden.1"));
+}

@@ -2,7 +2,7 @@
 //!
 //! `create` stops the instance and takes `pristine` (atomically replacing an older one, never
 //! expiring); `derive` copies `pristine` into new instances (copy-on-write where the pool
-//! allows); `publish` makes it an image; `list` shows them all with two Incus queries.
+//! allows); `publish` makes it an image; `list` shows them all with one Incus query per storage pool.
 
 pub mod cli;
 
@@ -32,9 +32,6 @@ pub fn run(cli: &Cli) -> Result<u8> {
 /// What anklume-golden reads of an instance (`GET /1.0/instances/NAME?recursion=1`).
 #[derive(Debug, Deserialize)]
 struct Instance {
-    name: String,
-    #[serde(default)]
-    project: String,
     status: String,
     #[serde(default)]
     ephemeral: bool,
@@ -47,7 +44,6 @@ struct Instance {
 #[derive(Debug, Deserialize)]
 struct Snapshot {
     name: String,
-    created_at: String,
 }
 
 impl Instance {
@@ -351,43 +347,57 @@ struct Row {
     cow: bool,
 }
 
+/// An instance's storage volume or snapshot volume, as pools list them.
+#[derive(Debug, Deserialize)]
+struct Volume {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    project: String,
+    created_at: String,
+}
+
 fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
-    // recursion=2 brings the snapshots of every instance in the same answer.
-    let path = match &args.project {
-        Some(project) => format!("/1.0/instances?project={project}&recursion=2"),
-        None => "/1.0/instances?all-projects=true&recursion=2".to_owned(),
+    // Each pool lists its snapshot volumes (`NAME/pristine`) with project and date: one query
+    // per pool, where listing instances with their snapshots (recursion=2) makes Incus gather
+    // the state of every instance.
+    let scope = match &args.project {
+        Some(project) => format!("project={project}"),
+        None => "all-projects=true".to_owned(),
     };
-    let instances: Vec<Instance> = incus.query(None, &path)?;
-    // Incus answers an empty list for a project that does not exist.
-    if let (Some(project), true) = (&args.project, instances.is_empty())
-        && incus
+    if let Some(project) = &args.project {
+        incus
             .query::<serde::de::IgnoredAny>(None, &format!("/1.0/projects/{project}"))
-            .is_err()
-    {
-        return Err(
-            Error::failure(format!("project '{project}' does not exist"))
-                .with_hint("list the projects with `incus project list`"),
-        );
+            .map_err(|_| {
+                Error::failure(format!("project '{project}' does not exist"))
+                    .with_hint("list the projects with `incus project list`")
+            })?;
     }
     let pools: Vec<Pool> = incus.query(None, "/1.0/storage-pools?recursion=1")?;
-    let drivers: BTreeMap<&str, &str> = pools
-        .iter()
-        .map(|p| (p.name.as_str(), p.driver.as_str()))
-        .collect();
-    let mut rows: Vec<Row> = instances
-        .iter()
-        .filter_map(|instance| {
-            let pristine = instance.pristine()?;
-            let pool = instance.root_pool().unwrap_or_default();
-            Some(Row {
-                project: instance.project.clone(),
-                name: instance.name.clone(),
-                pristine_created: pristine.created_at.clone(),
-                pool: pool.to_owned(),
-                cow: drivers.get(pool).is_some_and(|d| copy_on_write(d)),
-            })
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for pool in &pools {
+        let path = format!(
+            "/1.0/storage-pools/{}/volumes?{scope}&recursion=1",
+            pool.name
+        );
+        let volumes: Vec<Volume> = incus.query(None, &path)?;
+        for volume in volumes {
+            let is_instance = matches!(volume.kind.as_str(), "container" | "virtual-machine");
+            let Some(name) = volume.name.strip_suffix(&format!("/{PRISTINE}")) else {
+                continue;
+            };
+            if is_instance {
+                rows.push(Row {
+                    project: volume.project,
+                    name: name.to_owned(),
+                    pristine_created: volume.created_at,
+                    pool: pool.name.clone(),
+                    cow: copy_on_write(&pool.driver),
+                });
+            }
+        }
+    }
     rows.sort();
     let text = match args.format {
         Format::Table => table(&rows),

@@ -24,6 +24,8 @@ pub const FALLBACK_IMAGE: &str = "images:debian/13";
 pub const FALLBACK_DOMAIN: &str = "default";
 /// Name of the disk device that --mount adds.
 const MOUNT_DEVICE: &str = "anklume-mount";
+/// How many times a start waits for another launch's operation on the same name to end.
+const START_TRIES: u32 = 50;
 /// How long a VM's agent may take to answer after the start.
 const VM_AGENT_WAIT: Duration = Duration::from_secs(120);
 /// The interactive shell: bash when the instance has it, else sh (by existence, not exit status).
@@ -293,73 +295,74 @@ fn taken_error(name: &str, projects: &str) -> Error {
 }
 
 /// Creates and starts the instance, returning its guard as soon as it exists.
+///
+/// Create and start are two calls, not one `incus launch`: when the start of a launch fails,
+/// the instance it created stays (stopped, so even an ephemeral one is never deleted), and
+/// the guard must hold it from the moment it exists.
 fn create(incus: &Incus, plan: &Plan, name: &str) -> Result<Disposable> {
-    let options = plan.instance_options();
-    let mount = plan.cli.mount.as_ref().zip(plan.host_dir.as_ref());
-    // Creation is never cut in the middle (see Call::own_process_group): once Incus has
-    // started creating, we wait for the answer so that we know what to destroy.
-    let creator = incus.uninterruptible();
-    let in_domain = |action: &str, args: Vec<String>| {
-        Call::new(action, args)
-            .instance(name)
-            .project(&plan.domain)
-            .own_process_group()
+    let mut args: Vec<String> = match &plan.source {
+        Source::Image(image) => vec!["create".into(), image.clone(), name.into()],
+        Source::Golden { name: golden, .. } => vec![
+            "copy".into(),
+            format!("{golden}/pristine"),
+            name.into(),
+            "--target-project".into(),
+            plan.domain.clone(),
+        ],
     };
-    let created_stopped = match &plan.source {
-        Source::Image(image) if mount.is_none() => {
-            let mut args = vec!["launch".into(), image.clone(), name.into()];
-            args.extend(options);
-            creator.output(&in_domain("launch", args))?;
-            false
-        }
-        Source::Image(image) => {
-            let mut args = vec!["create".into(), image.clone(), name.into()];
-            args.extend(options);
-            creator.output(&in_domain("create", args))?;
-            true
-        }
+    args.extend(plan.instance_options());
+    let call = match &plan.source {
+        Source::Image(_) => Call::new("create", args)
+            .instance(name)
+            .project(&plan.domain),
         Source::Golden {
             name: golden,
             project,
-        } => {
-            let mut args = vec![
-                "copy".into(),
-                format!("{golden}/pristine"),
-                name.into(),
-                "--target-project".into(),
-                plan.domain.clone(),
-            ];
-            args.extend(options);
-            let call = Call::new("clone", args)
-                .instance(golden)
-                .project(project)
-                .own_process_group();
-            creator.output(&call)?;
-            true
-        }
+        } => Call::new("clone", args).instance(golden).project(project),
     };
+    // Creation is never cut in the middle (see Call::own_process_group): once Incus has
+    // started creating, we wait for its answer so that we know what to destroy.
+    incus.uninterruptible().output(&call.own_process_group())?;
     let disposable = Disposable::new(incus, name, &plan.domain);
-    if created_stopped {
-        if let Some((mount, host_dir)) = mount {
-            let source = format!("source={}", host_dir.display());
-            let path = format!("path={}", mount.path);
-            // shift=true: the container's root may write to the folder (idmapped mount).
-            let args = [
-                "config",
-                "device",
-                "add",
-                name,
-                MOUNT_DEVICE,
-                "disk",
-                &source,
-                &path,
-                "shift=true",
-            ];
-            incus.output(&disposable.call("share a host folder with", &args))?;
-        }
-        incus.output(&disposable.call("start", &["start", name]))?;
+    if let Some((mount, host_dir)) = plan.cli.mount.as_ref().zip(plan.host_dir.as_ref()) {
+        let source = format!("source={}", host_dir.display());
+        let path = format!("path={}", mount.path);
+        // shift=true: the container's root may write to the folder (idmapped mount).
+        let args = [
+            "config",
+            "device",
+            "add",
+            name,
+            MOUNT_DEVICE,
+            "disk",
+            &source,
+            &path,
+            "shift=true",
+        ];
+        incus.output(&disposable.call("share a host folder with", &args))?;
     }
+    start(incus, &disposable)?;
     Ok(disposable)
+}
+
+/// Starts a new instance. Another launch that tried the same name a moment ago may still hold
+/// it with its failing create ("Instance is busy running a "create" operation"): wait for it.
+fn start(incus: &Incus, disposable: &Disposable) -> Result<()> {
+    let call = disposable.call("start", &["start", disposable.name()]);
+    let mut tries = 0;
+    loop {
+        match incus.output(&call) {
+            Err(e)
+                if tries < START_TRIES
+                    && e.incus_message()
+                        .is_some_and(|m| m.contains("is busy running")) =>
+            {
+                tries += 1;
+                thread::sleep(Duration::from_millis(100));
+            }
+            outcome => return outcome.map(drop),
+        }
+    }
 }
 
 /// Puts the blame where it belongs: Incus answers "Image not found" for an unknown project.

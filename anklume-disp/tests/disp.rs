@@ -678,8 +678,8 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     let calls = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
     assert!(
-        calls.len() >= 3,
-        "launch, exec and delete expected: {calls:?}"
+        calls.len() >= 4,
+        "create, start, exec and delete expected: {calls:?}"
     );
     let project_flag = format!("--project {} ", project.name());
     for call in &calls {
@@ -693,7 +693,7 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     assert!(
         calls
             .iter()
-            .any(|c| c.contains(" launch anklume-test-busybox ")),
+            .any(|c| c.contains(" create anklume-test-busybox ")),
         "{calls:?}"
     );
     assert!(
@@ -713,7 +713,7 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     ]));
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
-        calls.contains(" launch images:debian/13 "),
+        calls.contains(" create images:debian/13 "),
         "{calls}\n{}",
         text(&out.stderr)
     );

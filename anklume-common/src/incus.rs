@@ -52,6 +52,8 @@ pub enum Pipes {
     Stdin,
     /// Both.
     Both,
+    /// Neither: a long-running helper such as `incus remote proxy`.
+    Neither,
 }
 
 impl Call {
@@ -164,6 +166,11 @@ impl Incus {
     pub fn with_timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self
+    }
+
+    /// The signal flag this runner honours, for loops that do not run `incus` themselves.
+    pub fn interrupt(&self) -> Option<&Interrupt> {
+        self.interrupt.as_ref()
     }
 
     pub fn program(&self) -> &OsStr {
@@ -295,6 +302,11 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Whether the child has already exited (then [`Stream::finish`] tells how).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The child's stdin, to hand to a writer; dropping it sends end-of-file.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.stdin.take()

@@ -1,0 +1,241 @@
+//! Direct access to the Incus REST API, for what the `incus` command line does not expose (the
+//! SFTP endpoint of an instance: owners, modes, times, exact symlinks, on stopped containers too).
+//!
+//! `incus remote proxy REMOTE: SOCKET` does the connecting (unix socket, HTTPS, client
+//! certificate, `incus-user`), so every remote the user configured works and this module only
+//! speaks plain HTTP on a private unix socket. The socket lives in a fresh 0700 directory that is
+//! removed, with the proxy, when the [`ApiProxy`] is dropped.
+
+use std::fs::{self, DirBuilder};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::incus::{Call, Incus, Pipes, Stream};
+
+/// How long `incus remote proxy` may take to open its socket (it usually takes 20 ms).
+const PROXY_START_LIMIT: Duration = Duration::from_secs(15);
+
+/// A running `incus remote proxy`, reachable on a private unix socket.
+#[derive(Debug)]
+pub struct ApiProxy {
+    remote: String,
+    socket: PathBuf,
+    // Held for their Drop, in this order: the proxy is killed, then its directory removed.
+    _process: Stream,
+    _dir: PrivateDir,
+}
+
+impl ApiProxy {
+    /// Starts a proxy to `remote`, or to the default remote when `None`.
+    pub fn start(incus: &Incus, remote: Option<&str>) -> Result<Self> {
+        let remote = match remote {
+            Some(remote) => remote.to_owned(),
+            None => default_remote(incus)?,
+        };
+        let dir = PrivateDir::create()?;
+        let socket = dir.0.join("api.socket");
+        let target = format!("{remote}:");
+        let call = Call::new(
+            format!("open the API of remote '{remote}'"),
+            [
+                "remote".as_ref(),
+                "proxy".as_ref(),
+                target.as_ref(),
+                socket.as_os_str(),
+            ],
+        );
+        let process = incus.stream(&call, Pipes::Neither)?;
+        let process = wait_for_socket(incus, process, &socket, &remote)?;
+        Ok(Self {
+            remote,
+            socket,
+            _process: process,
+            _dir: dir,
+        })
+    }
+
+    /// The remote this proxy talks to.
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// `GET path` with `Upgrade: protocol`; on `101 Switching Protocols` the connection is
+    /// handed over to that protocol. `what` names the target in messages.
+    pub fn upgrade(&self, path: &str, protocol: &str, what: &str) -> Result<UnixStream> {
+        let failed = |e: io::Error| Error::io(format!("cannot reach the files of {what}"), e);
+        let mut conn = UnixStream::connect(&self.socket).map_err(failed)?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: incus\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n"
+        );
+        conn.write_all(request.as_bytes()).map_err(failed)?;
+        let head = read_head(&mut conn).map_err(failed)?;
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .unwrap_or(0);
+        if status == 101 {
+            return Ok(conn);
+        }
+        let length = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<u64>().ok())?
+            })
+            .unwrap_or(0);
+        let mut body = Vec::new();
+        conn.take(length.min(64 * 1024))
+            .read_to_end(&mut body)
+            .map_err(failed)?;
+        Err(Error::failure(format!(
+            "cannot reach the files of {what}: {}",
+            api_error(&body).unwrap_or_else(|| format!("HTTP status {status}"))
+        )))
+    }
+}
+
+/// Waits until the proxy accepts connections; if it exits instead, its error is Incus's.
+fn wait_for_socket(
+    incus: &Incus,
+    mut process: Stream,
+    socket: &Path,
+    remote: &str,
+) -> Result<Stream> {
+    let started = Instant::now();
+    loop {
+        if let Some(interrupt) = incus.interrupt() {
+            interrupt.check()?;
+        }
+        if UnixStream::connect(socket).is_ok() {
+            return Ok(process);
+        }
+        if process.has_exited() {
+            process.finish()?;
+            return Err(Error::failure(format!(
+                "cannot open the API of remote '{remote}': incus remote proxy exited"
+            )));
+        }
+        if started.elapsed() > PROXY_START_LIMIT {
+            return Err(Error::failure(format!(
+                "cannot open the API of remote '{remote}': no answer after {PROXY_START_LIMIT:?}"
+            ))
+            .with_hint(format!("check that `incus info {remote}:` answers")));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A new directory only we can enter, removed on drop: in `$XDG_RUNTIME_DIR` (memory) when
+/// set, else in the temporary directory.
+#[derive(Debug)]
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn create() -> Result<Self> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_dir())
+            .unwrap_or_else(std::env::temp_dir);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+        let dir = base.join(format!("anklume-{}-{nanos:08x}", std::process::id()));
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The remote that bare instance names refer to (`incus remote get-default`).
+fn default_remote(incus: &Incus) -> Result<String> {
+    let call = Call::new("find the default remote", ["remote", "get-default"]);
+    let name = String::from_utf8_lossy(&incus.output(&call)?)
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        return Err(Error::failure("incus remote get-default printed nothing"));
+    }
+    Ok(name)
+}
+
+/// Reads an HTTP response head, byte by byte so that nothing after it is consumed.
+fn read_head(conn: &mut UnixStream) -> io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the connection closed before an answer",
+            ));
+        }
+        head.push(byte[0]);
+        if head.len() > 64 * 1024 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "answer head too long",
+            ));
+        }
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The `error` field of an Incus error answer.
+fn api_error(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        error: String,
+    }
+    serde_json::from_slice::<Answer>(body)
+        .ok()
+        .map(|answer| answer.error)
+        .filter(|error| !error.is_empty())
+}
+
+/// Percent-encodes a URL query value or path segment.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_keeps_unreserved_characters_only() {
+        assert_eq!(encode("web-1_a.b~c"), "web-1_a.b~c");
+        assert_eq!(encode("my project/é"), "my%20project%2F%C3%A9");
+    }
+
+    #[test]
+    fn incus_error_answers_give_their_message() {
+        let body = br#"{"type":"error","error":"Instance not found","error_code":404}"#;
+        assert_eq!(api_error(body).as_deref(), Some("Instance not found"));
+        assert_eq!(api_error(b"<html>"), None);
+    }
+}

@@ -1,0 +1,423 @@
+//! anklume-xfer: files between Incus instances and pipes, streaming, never touching the host's
+//! disk.
+//!
+//! Every transfer goes through the instance's SFTP endpoint (see [`anklume_common::sftp`]): it
+//! carries owners, modes, times and exact symlinks, and works on stopped containers and remotes.
+
+mod cli;
+pub mod tree;
+
+use std::io::{self, BufWriter, Read, Write};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anklume_common::sftp::{Attrs, Kind};
+use anklume_common::{ApiProxy, Error, Incus, Interrupt, Located, PathRef, Resolver, Result, Sftp};
+
+pub use cli::{Cli, Command, CopyArgs, PullArgs, PushArgs};
+use tree::{Meta, SftpSink, Sink, TarSink, check, join, read_tar, walk};
+
+/// Runs the command line; the exit status on success is 0.
+pub fn run(cli: &Cli) -> Result<u8> {
+    let interrupt = Interrupt::catch()?;
+    let incus = Incus::from_env().with_interrupt(interrupt.clone());
+    let resolver = Resolver::new(incus);
+    let done = match &cli.command {
+        Command::Pull(args) => pull(&resolver, &interrupt, args),
+        Command::Push(args) => push(&resolver, &interrupt, args),
+        Command::Copy(args) => copy(&resolver, &interrupt, args),
+    };
+    // Whatever broke after a signal (a pipe, a read), the signal is the reason.
+    done.map_err(|error| interrupt.signal().map_or(error, Error::interrupted))?;
+    Ok(0)
+}
+
+/// Stdin read on a thread of its own, so that a signal is noticed even while no input comes:
+/// a blocked read(2) is restarted after our signal handler, never interrupted.
+struct Stdin {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+    interrupt: Interrupt,
+    ended: bool,
+}
+
+impl Stdin {
+    fn spawn(interrupt: &Interrupt) -> Self {
+        // Four chunks of 64 KiB in flight: memory stays bounded whatever the input.
+        let (sender, chunks) = mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut chunk = vec![0u8; 64 * 1024];
+                let sent = match stdin.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        sender.send(Ok(chunk))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => sender.send(Err(e)),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            chunks,
+            current: Vec::new(),
+            position: 0,
+            interrupt: interrupt.clone(),
+            ended: false,
+        }
+    }
+}
+
+impl Read for Stdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() && !self.ended {
+            if self.interrupt.signal().is_some() {
+                return Err(io::Error::other("interrupted"));
+            }
+            match self.chunks.recv_timeout(Duration::from_millis(100)) {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.position = 0;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.ended = true,
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+/// An instance's files, ready to use. The proxy is dropped after the session it carries.
+struct Endpoint {
+    located: Located,
+    proxy: ApiProxy,
+}
+
+impl Endpoint {
+    /// Finds the instance's project and starts the API proxy, both at once: each takes a call
+    /// to `incus`.
+    fn open(resolver: &Resolver, reference: &PathRef, project: Option<&str>) -> Result<Self> {
+        let incus = resolver.incus().clone();
+        let remote = reference.instance.remote.clone();
+        std::thread::scope(|scope| {
+            let proxy = scope.spawn(move || ApiProxy::start(&incus, remote.as_deref()));
+            let located = resolver.locate(&reference.instance, project);
+            let proxy = proxy
+                .join()
+                .unwrap_or_else(|_| Err(Error::failure("the API proxy thread panicked")));
+            Ok(Self {
+                located: located?,
+                proxy: proxy?,
+            })
+        })
+    }
+
+    fn session(&self, proxy: &ApiProxy, interrupt: &Interrupt) -> Result<Sftp> {
+        Sftp::open(proxy, &self.located, Some(interrupt.clone()))
+    }
+}
+
+fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<()> {
+    let endpoint = Endpoint::open(resolver, &args.source, args.project.as_deref())?;
+    let mut sftp = endpoint.session(&endpoint.proxy, interrupt)?;
+    let path = args.source.path.as_str();
+    let attrs = existing(&mut sftp, "pull", path)?;
+    let stdout = io::stdout().lock();
+    if args.archive {
+        let root = match attrs.kind() {
+            Kind::Directory => ".",
+            _ => file_name(path),
+        };
+        let mut sink = TarSink::new(BufWriter::with_capacity(64 * 1024, stdout), root);
+        walk(&mut sftp, path, "", &attrs, &mut sink, interrupt)?;
+        sink.finish()?;
+        return sink
+            .into_inner()?
+            .flush()
+            .map_err(|e| Error::io("cannot write to stdout", e));
+    }
+    match attrs.kind() {
+        Kind::File => {}
+        Kind::Directory => return Err(is_a_directory(&sftp, path, "pull")),
+        _ => return Err(not_a_file(&sftp, path)),
+    }
+    let label = sftp.label().to_owned();
+    let mut reader = match sftp.open_read(path)? {
+        Ok(reader) => reader,
+        Err(status) => return Err(tree::refused(&sftp, "pull", path, &status)),
+    };
+    let mut stdout = stdout;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return Err(Error::io(format!("cannot pull {label}:{path}"), e)),
+        };
+        stdout
+            .write_all(&buf[..n])
+            .map_err(|e| Error::io("cannot write to stdout", e))?;
+    }
+    stdout
+        .flush()
+        .map_err(|e| Error::io("cannot write to stdout", e))?;
+    reader.close()
+}
+
+fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<()> {
+    let endpoint = Endpoint::open(resolver, &args.destination, args.project.as_deref())?;
+    let mut sftp = endpoint.session(&endpoint.proxy, interrupt)?;
+    let path = args.destination.path.as_str();
+    require_parent(&mut sftp, path, "push to")?;
+    let mut stdin = Stdin::spawn(interrupt);
+    if args.archive {
+        let mut sink = SftpSink::new(&mut sftp, path)?;
+        return read_tar(stdin, &mut sink, interrupt);
+    }
+    let reply = sftp.lstat(path);
+    if let Some(attrs) = check(&sftp, "examine", path, reply)? {
+        if attrs.kind() == Kind::Directory {
+            return Err(is_a_directory(&sftp, path, "push to"));
+        }
+    }
+    let attrs = Attrs {
+        uid: Some(args.uid.unwrap_or(0)),
+        gid: Some(args.gid.unwrap_or(0)),
+        mode: Some(args.mode.unwrap_or(0o644)),
+        ..Attrs::default()
+    };
+    write_atomically(&mut sftp, path, &attrs, &mut stdin, "stdin", interrupt)
+}
+
+fn copy(resolver: &Resolver, interrupt: &Interrupt, args: &CopyArgs) -> Result<()> {
+    let source = Endpoint::open(resolver, &args.source, args.src_project.as_deref())?;
+    let destination = Endpoint::open(resolver, &args.destination, args.dst_project.as_deref())?;
+    let mut src = source.session(&source.proxy, interrupt)?;
+    let mut dst = destination.session(&destination.proxy, interrupt)?;
+    let src_path = args.source.path.as_str();
+    let attrs = existing(&mut src, "copy", src_path)?;
+
+    // Like cp: an existing directory receives the source under its own name.
+    let dst_path = args.destination.path.as_str();
+    let reply = dst.stat(dst_path);
+    let into_directory = matches!(
+        check(&dst, "examine", dst_path, reply)?,
+        Some(found) if found.kind() == Kind::Directory
+    );
+    let target = if into_directory {
+        join(dst_path, file_name(src_path))
+    } else {
+        require_parent(&mut dst, dst_path, "copy to")?;
+        dst_path.trim_end_matches('/').to_owned()
+    };
+    let reply = dst.lstat(&target);
+    let existing_target = check(&dst, "examine", &target, reply)?;
+    let target_is_directory = existing_target.is_some_and(|found| found.kind() == Kind::Directory);
+
+    match attrs.kind() {
+        Kind::File => {
+            if target_is_directory {
+                return Err(Error::failure(format!(
+                    "cannot copy {}:{src_path} to {}:{target}: a directory is in the way",
+                    src.label(),
+                    dst.label()
+                )));
+            }
+            let label = src.label().to_owned();
+            let mut reader = match src.open_read(src_path)? {
+                Ok(reader) => reader,
+                Err(status) => return Err(tree::refused(&src, "copy", src_path, &status)),
+            };
+            let keep = Meta::from_attrs(&attrs).attrs();
+            let source_name = format!("{label}:{src_path}");
+            write_atomically(
+                &mut dst,
+                &target,
+                &keep,
+                &mut reader,
+                &source_name,
+                interrupt,
+            )?;
+            reader.close()
+        }
+        Kind::Directory => {
+            if existing_target.is_some() && !target_is_directory {
+                return Err(Error::failure(format!(
+                    "cannot copy directory {}:{src_path} onto {}:{target}: it is not a directory",
+                    src.label(),
+                    dst.label()
+                )));
+            }
+            if source.located == destination.located && is_within(&target, src_path) {
+                return Err(Error::failure(format!(
+                    "cannot copy {}:{src_path} into itself ({target})",
+                    src.label()
+                )));
+            }
+            let mut sink = SftpSink::new(&mut dst, &target)?;
+            walk(&mut src, src_path, "", &attrs, &mut sink, interrupt)?;
+            sink.finish()
+        }
+        _ => Err(not_a_file(&src, src_path)),
+    }
+}
+
+/// Writes `content` to `path` so that `path` is either untouched or complete: into a hidden
+/// file beside it, given `attrs`, then renamed over it. Any failure removes the hidden file.
+fn write_atomically(
+    sftp: &mut Sftp,
+    path: &str,
+    attrs: &Attrs,
+    content: &mut dyn Read,
+    source_name: &str,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let (parent, name) = split(path);
+    let hidden = join(parent, &format!(".{name}.anklume-{}", unique_suffix()));
+    let label = sftp.label().to_owned();
+    let written = match sftp.create(&hidden, 0o600)? {
+        Ok(mut writer) => {
+            let copied = tree::copy(content, &mut writer, source_name, &label, path);
+            match copied {
+                Ok(_) => writer.finish().map(|reply| {
+                    reply.map_err(|status| {
+                        format!("cannot write {label}:{path}: {}", status.reason())
+                    })
+                }),
+                Err(error) => Err(error),
+            }
+        }
+        Err(status) => return Err(tree::refused(sftp, "create", path, &status)),
+    };
+    let outcome = written
+        .and_then(|reply| reply.map_err(Error::failure))
+        .and_then(|()| {
+            let reply = sftp.set_attrs(&hidden, attrs);
+            check(sftp, "set owner and mode of", path, reply)
+        })
+        .and_then(|()| interrupt.check())
+        .and_then(|()| {
+            let reply = sftp.rename(&hidden, path);
+            check(sftp, "replace", path, reply)
+        });
+    if outcome.is_err() {
+        let _ = sftp.remove(&hidden);
+    }
+    outcome
+}
+
+/// The attributes of `path` (symlinks followed), which must exist.
+fn existing(sftp: &mut Sftp, action: &str, path: &str) -> Result<Attrs> {
+    let reply = sftp.stat(path);
+    check(sftp, action, path, reply)?.ok_or_else(|| {
+        Error::failure(format!(
+            "cannot {action} {}:{path}: no such file or directory",
+            sftp.label()
+        ))
+    })
+}
+
+/// `path`'s parent directory must exist: nothing creates missing parents silently.
+fn require_parent(sftp: &mut Sftp, path: &str, action: &str) -> Result<()> {
+    let (parent, _) = split(path);
+    let reply = sftp.stat(parent);
+    match check(sftp, "examine", parent, reply)? {
+        Some(attrs) if attrs.kind() == Kind::Directory => Ok(()),
+        Some(_) => Err(Error::failure(format!(
+            "cannot {action} {}:{path}: {parent} is not a directory",
+            sftp.label()
+        ))),
+        None => Err(Error::failure(format!(
+            "cannot {action} {}:{path}: directory {parent} does not exist",
+            sftp.label()
+        ))
+        .with_hint(format!(
+            "create it first, e.g. incus exec {} -- mkdir -p {parent}",
+            sftp.label()
+        ))),
+    }
+}
+
+fn is_a_directory(sftp: &Sftp, path: &str, action: &str) -> Error {
+    let hint = if action == "pull" {
+        format!(
+            "use -r for a tar stream of the directory: anklume-xfer pull -r {}:{path} | tar t",
+            sftp.label()
+        )
+    } else {
+        format!(
+            "use -r to extract a tar stream into it, or name a file inside it: {}:{}/NAME",
+            sftp.label(),
+            path.trim_end_matches('/')
+        )
+    };
+    Error::failure(format!(
+        "cannot {action} {}:{path}: it is a directory",
+        sftp.label()
+    ))
+    .with_hint(hint)
+}
+
+fn not_a_file(sftp: &Sftp, path: &str) -> Error {
+    Error::failure(format!(
+        "cannot transfer {}:{path}: not a regular file or directory",
+        sftp.label()
+    ))
+}
+
+/// (parent, name) of an absolute path; trailing slashes ignored.
+fn split(path: &str) -> (&str, &str) {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) => ("/", &trimmed[1..]),
+        Some(at) => (&trimmed[..at], &trimmed[at + 1..]),
+        None => ("/", trimmed),
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    split(path).1
+}
+
+/// Whether `path` is `dir` or below it.
+fn is_within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    let path = path.trim_end_matches('/');
+    path == dir || dir.is_empty() || path.starts_with(&format!("{dir}/"))
+}
+
+fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    format!("{}-{nanos:08x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_parent_and_name() {
+        assert_eq!(split("/etc/hostname"), ("/etc", "hostname"));
+        assert_eq!(split("/etc/"), ("/", "etc"));
+        assert_eq!(split("/srv"), ("/", "srv"));
+    }
+
+    #[test]
+    fn a_directory_contains_itself_and_its_descendants_only() {
+        assert!(is_within("/srv/a", "/srv/a"));
+        assert!(is_within("/srv/a/b", "/srv/a/"));
+        assert!(!is_within("/srv/ab", "/srv/a"));
+        assert!(is_within("/anything", "/"));
+    }
+}

@@ -282,6 +282,8 @@ impl Sftp {
             current: Vec::new(),
             position: 0,
             eof: false,
+            window: 2,
+            resume_at: None,
         }))
     }
 
@@ -344,8 +346,9 @@ impl Sftp {
         Ok(expect_status(self.call(SSH_FXP_SYMLINK, &body)?))
     }
 
-    /// Sets what `attrs` carries on `path` (symlinks followed). The owner is set first, as
-    /// changing it clears the setuid and setgid bits.
+    /// Sets what `attrs` carries on `path` (symlinks followed), in two requests: the owner
+    /// first, as changing it clears setuid and setgid; then permissions and time. (Incus 6.0's
+    /// server also fails with "chown: invalid argument" when one request carries owner and time.)
     pub fn set_attrs(&mut self, path: &str, attrs: &Attrs) -> Reply<()> {
         let steps = [
             Attrs {
@@ -515,20 +518,21 @@ pub struct FileReader<'a> {
     current: Vec<u8>,
     position: usize,
     eof: bool,
+    /// Requests allowed in flight now: grows from 2 to [`WINDOW`].
+    window: usize,
+    /// Where a short read stopped, until the next answer says whether the file ends there.
+    resume_at: Option<u64>,
 }
 
 impl FileReader<'_> {
-    /// Closes the file. Dropping the reader without it leaves the handle to the session's end.
+    /// Closes the file without waiting for the answer: a read-only handle has nothing to
+    /// report, and the session skips the answer when it comes. Dropping the reader without it
+    /// leaves the handle open until the session ends.
     pub fn close(mut self) -> Result<()> {
         self.drain()?;
-        let handle = std::mem::take(&mut self.handle);
-        self.sftp.close(&handle)?.map_err(|status| {
-            Error::failure(format!(
-                "cannot close a file of {}: {}",
-                self.sftp.label,
-                status.reason()
-            ))
-        })
+        let mut body = Vec::new();
+        put_str(&mut body, &self.handle);
+        self.sftp.send(SSH_FXP_CLOSE, &body).map(drop)
     }
 
     /// Reads and forgets the answers still expected.
@@ -550,12 +554,19 @@ impl FileReader<'_> {
             if answer_id == id {
                 return Ok(packet);
             }
-            self.early.insert(answer_id, packet);
+            // Keep answers to our own later requests; others are stale (a closed handle).
+            if self
+                .in_flight
+                .iter()
+                .any(|(pending, _)| *pending == answer_id)
+            {
+                self.early.insert(answer_id, packet);
+            }
         }
     }
 
     fn fill_window(&mut self) -> Result<()> {
-        while !self.eof && self.in_flight.len() < WINDOW {
+        while !self.eof && self.in_flight.len() < self.window {
             let mut body = Vec::new();
             put_str(&mut body, &self.handle);
             put_u64(&mut body, self.next_offset);
@@ -568,41 +579,50 @@ impl FileReader<'_> {
     }
 
     /// The next piece of the file, or `None` at its end.
-    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
-        self.fill_window().map_err(io::Error::other)?;
-        let Some((id, offset)) = self.in_flight.pop_front() else {
-            return Ok(None);
-        };
-        let packet = self.answer_to(id).map_err(io::Error::other)?;
-        if packet.kind != SSH_FXP_DATA {
-            let status = status_of(packet).map_err(io::Error::other)?;
-            if status.code == SSH_FX_EOF {
-                self.eof = true;
-                self.drain().map_err(io::Error::other)?;
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            self.fill_window()?;
+            let Some((id, offset)) = self.in_flight.pop_front() else {
                 return Ok(None);
+            };
+            let packet = self.answer_to(id)?;
+            if packet.kind != SSH_FXP_DATA {
+                let status = status_of(packet)?;
+                if status.code == SSH_FX_EOF {
+                    self.eof = true;
+                    self.drain()?;
+                    return Ok(None);
+                }
+                return Err(Error::failure(format!(
+                    "cannot read a file of {}: {}",
+                    self.sftp.label,
+                    status.reason()
+                )));
             }
-            return Err(io::Error::other(format!(
-                "cannot read a file of {}: {}",
-                self.sftp.label,
-                status.reason()
-            )));
+            let data = Fields(&packet.body).bytes()?.to_vec();
+            if let Some(resume_at) = self.resume_at.take() {
+                // Data after a short read: the file did not end there, and this piece was
+                // asked at the wrong offset. Ask again from where the short read stopped.
+                self.drain()?;
+                self.next_offset = resume_at;
+                continue;
+            }
+            if data.len() < CHUNK {
+                // Usually the end of the file, which the next answer confirms.
+                self.resume_at = Some(offset + data.len() as u64);
+            } else {
+                // Slow start: a small file costs two requests, a large one fills the window.
+                self.window = (self.window * 2).min(WINDOW);
+            }
+            return Ok(Some(data));
         }
-        let mut fields = Fields(&packet.body);
-        let data = fields.bytes().map_err(io::Error::other)?.to_vec();
-        if data.len() < CHUNK {
-            // A short read: the requests after it asked for the wrong offsets; start again
-            // right after what came.
-            self.drain().map_err(io::Error::other)?;
-            self.next_offset = offset + data.len() as u64;
-        }
-        Ok(Some(data))
     }
 }
 
 impl Read for FileReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.position == self.current.len() {
-            match self.next_chunk()? {
+            match self.next_chunk().map_err(io::Error::other)? {
                 Some(data) => {
                     self.current = data;
                     self.position = 0;
@@ -664,10 +684,13 @@ impl FileWriter<'_> {
         let Some(id) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let (answer_id, packet) = self.sftp.receive()?;
-        if answer_id != id {
-            return Err(self.sftp.protocol_error("write answers out of order"));
-        }
+        let packet = loop {
+            // Answers to earlier requests (a closed reader's handle) are skipped.
+            let (answer_id, packet) = self.sftp.receive()?;
+            if answer_id == id {
+                break packet;
+            }
+        };
         if let Err(status) = expect_status(packet) {
             self.refused.get_or_insert(status);
         }

@@ -1,6 +1,7 @@
 //! A file or directory tree moving from a source (an instance, a tar stream) to a sink (an
 //! instance, a tar stream), entry by entry, parents before children, never held whole.
 
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
 use anklume_common::sftp::{Attrs, Kind, Reply, Sftp, Status};
@@ -365,12 +366,15 @@ pub struct SftpSink<'a> {
     /// Directories whose owner, mode and time are set last: a read-only directory must still
     /// receive its children, and writing them changes its time.
     dirs: Vec<(String, Meta)>,
+    /// Directories this sink created: nothing in them needs checking before it is written.
+    created: HashSet<String>,
 }
 
 impl<'a> SftpSink<'a> {
     /// A sink into directory `root`, created (mode 0755, until the tree says otherwise) if
     /// missing; its parent must exist.
     pub fn new(sftp: &'a mut Sftp, root: &str) -> Result<Self> {
+        let mut created = HashSet::new();
         let reply = sftp.stat(root);
         match check(sftp, "examine", root, reply)? {
             Some(attrs) if attrs.kind() == Kind::Directory => {}
@@ -383,18 +387,30 @@ impl<'a> SftpSink<'a> {
             None => {
                 let reply = sftp.mkdir(root, 0o755);
                 check(sftp, "create directory", root, reply)?;
+                created.insert(root.to_owned());
             }
         }
         Ok(Self {
             sftp,
             root: root.to_owned(),
             dirs: Vec::new(),
+            created,
         })
     }
 
-    /// Removes whatever non-directory is at `path`, so that a new entry replaces it rather than
+    /// Whether entry `rel` lies directly in a directory this sink created.
+    fn in_new_directory(&self, rel: &str) -> bool {
+        let parent = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
+        self.created.contains(&join(&self.root, parent))
+    }
+
+    /// Removes whatever non-directory is at `rel`, so that a new entry replaces it rather than
     /// writing through a symlink.
-    fn clear(&mut self, path: &str) -> Result<()> {
+    fn clear(&mut self, rel: &str) -> Result<()> {
+        if self.in_new_directory(rel) {
+            return Ok(());
+        }
+        let path = &join(&self.root, rel);
         let reply = self.sftp.lstat(path);
         if let Some(attrs) = check(self.sftp, "examine", path, reply)? {
             if attrs.kind() == Kind::Directory {
@@ -414,7 +430,11 @@ impl Sink for SftpSink<'_> {
     fn dir(&mut self, rel: &str, meta: &Meta) -> Result<()> {
         let path = join(&self.root, rel);
         if !rel.is_empty() {
-            let reply = self.sftp.lstat(&path);
+            let reply = if self.in_new_directory(rel) {
+                Ok(Ok(None))
+            } else {
+                self.sftp.lstat(&path)
+            };
             match check(self.sftp, "examine", &path, reply)? {
                 Some(attrs) if attrs.kind() == Kind::Directory => {}
                 Some(_) => {
@@ -426,6 +446,7 @@ impl Sink for SftpSink<'_> {
                 None => {
                     let reply = self.sftp.mkdir(&path, 0o700);
                     check(self.sftp, "create directory", &path, reply)?;
+                    self.created.insert(path.clone());
                 }
             }
         }
@@ -434,8 +455,8 @@ impl Sink for SftpSink<'_> {
     }
 
     fn file(&mut self, rel: &str, meta: &Meta, _size: u64, content: &mut dyn Read) -> Result<()> {
+        self.clear(rel)?;
         let path = join(&self.root, rel);
-        self.clear(&path)?;
         let label = self.sftp.label().to_owned();
         let mut writer = match self.sftp.create(&path, 0o600)? {
             Ok(writer) => writer,
@@ -449,15 +470,15 @@ impl Sink for SftpSink<'_> {
     }
 
     fn symlink(&mut self, rel: &str, _meta: &Meta, target: &str) -> Result<()> {
+        self.clear(rel)?;
         let path = join(&self.root, rel);
-        self.clear(&path)?;
         let reply = self.sftp.symlink(target, &path);
         check(self.sftp, "create symlink", &path, reply)
     }
 
     fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
+        self.clear(rel)?;
         let path = join(&self.root, rel);
-        self.clear(&path)?;
         let reply = self.sftp.hard_link(&join(&self.root, existing), &path);
         check(self.sftp, "create hard link", &path, reply)
     }

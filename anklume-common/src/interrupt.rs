@@ -1,8 +1,11 @@
 //! SIGINT, SIGTERM and SIGHUP turned into a flag the runner checks, so that a tool can clean up
 //! (destroy a disposable instance, remove a partial backup) before it exits 128 + N.
 
-use std::sync::Arc;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -47,4 +50,70 @@ pub fn ignore_hangup() -> Result<()> {
     signal_hook::flag::register(SIGHUP, Arc::default())
         .map(drop)
         .map_err(|e| Error::io("cannot ignore SIGHUP", e))
+}
+
+/// A reader whose blocking reads run on a thread of their own, so that a signal is noticed even
+/// while no input comes: after our handler, a blocked read(2) is restarted, never interrupted.
+/// Once the flag is set, `read` fails; the thread ends with the process.
+pub struct InterruptibleReader {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+    interrupt: Interrupt,
+    ended: bool,
+}
+
+impl InterruptibleReader {
+    /// Size of each read; with four in flight, memory stays bounded whatever the input.
+    const CHUNK: usize = 64 * 1024;
+
+    pub fn spawn<R: Read + Send + 'static>(mut input: R, interrupt: &Interrupt) -> Self {
+        let (sender, chunks) = mpsc::sync_channel(4);
+        thread::spawn(move || {
+            loop {
+                let mut chunk = vec![0u8; Self::CHUNK];
+                let sent = match input.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        sender.send(Ok(chunk))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => sender.send(Err(e)),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            chunks,
+            current: Vec::new(),
+            position: 0,
+            interrupt: interrupt.clone(),
+            ended: false,
+        }
+    }
+}
+
+impl Read for InterruptibleReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() && !self.ended {
+            if let Some(signal) = self.interrupt.signal() {
+                return Err(io::Error::other(format!("interrupted by signal {signal}")));
+            }
+            match self.chunks.recv_timeout(Duration::from_millis(100)) {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.position = 0;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.ended = true,
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
 }

@@ -24,7 +24,7 @@ pub use api::ApiProxy;
 pub use error::{Error, ErrorKind, Result, run};
 pub use incus::{Call, Incus, Pipes, Stream};
 pub use infra::Infra;
-pub use interrupt::Interrupt;
+pub use interrupt::{Interrupt, InterruptibleReader};
 pub use reference::{InstanceRef, PathRef};
 pub use resolve::{Located, Resolver};
 pub use sftp::Sftp;

@@ -8,11 +8,13 @@ mod cli;
 pub mod tree;
 
 use std::io::{self, BufWriter, Read, Write};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anklume_common::sftp::{Attrs, Kind};
-use anklume_common::{ApiProxy, Error, Incus, Interrupt, Located, PathRef, Resolver, Result, Sftp};
+use anklume_common::{
+    ApiProxy, Error, Incus, Interrupt, InterruptibleReader, Located, PathRef, Resolver, Result,
+    Sftp,
+};
 
 pub use cli::{Cli, Command, CopyArgs, PullArgs, PushArgs};
 use tree::{Meta, SftpSink, Sink, TarSink, check, join, read_tar, walk};
@@ -30,70 +32,6 @@ pub fn run(cli: &Cli) -> Result<u8> {
     // Whatever broke after a signal (a pipe, a read), the signal is the reason.
     done.map_err(|error| interrupt.signal().map_or(error, Error::interrupted))?;
     Ok(0)
-}
-
-/// Stdin read on a thread of its own, so that a signal is noticed even while no input comes:
-/// a blocked read(2) is restarted after our signal handler, never interrupted.
-struct Stdin {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    position: usize,
-    interrupt: Interrupt,
-    ended: bool,
-}
-
-impl Stdin {
-    fn spawn(interrupt: &Interrupt) -> Self {
-        // Four chunks of 64 KiB in flight: memory stays bounded whatever the input.
-        let (sender, chunks) = mpsc::sync_channel(4);
-        std::thread::spawn(move || {
-            let mut stdin = io::stdin().lock();
-            loop {
-                let mut chunk = vec![0u8; 64 * 1024];
-                let sent = match stdin.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        sender.send(Ok(chunk))
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => sender.send(Err(e)),
-                };
-                if sent.is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            chunks,
-            current: Vec::new(),
-            position: 0,
-            interrupt: interrupt.clone(),
-            ended: false,
-        }
-    }
-}
-
-impl Read for Stdin {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.current.len() && !self.ended {
-            if self.interrupt.signal().is_some() {
-                return Err(io::Error::other("interrupted"));
-            }
-            match self.chunks.recv_timeout(Duration::from_millis(100)) {
-                Ok(chunk) => {
-                    self.current = chunk?;
-                    self.position = 0;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => self.ended = true,
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.position);
-        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
-    }
 }
 
 /// An instance's files, ready to use. The proxy is dropped after the session it carries.
@@ -178,7 +116,7 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
     let mut sftp = endpoint.session(&endpoint.proxy, interrupt)?;
     let path = args.destination.path.as_str();
     require_parent(&mut sftp, path, "push to")?;
-    let mut stdin = Stdin::spawn(interrupt);
+    let mut stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
     if args.archive {
         let mut sink = SftpSink::new(&mut sftp, path)?;
         return read_tar(stdin, &mut sink, interrupt);

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -56,7 +56,8 @@ pub fn ignore_hangup() -> Result<()> {
 /// while no input comes: after our handler, a blocked read(2) is restarted, never interrupted.
 /// Once the flag is set, `read` fails; the thread ends with the process.
 pub struct InterruptibleReader {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    // In a Mutex only to be Sync, as OpenPGP readers require; never contended.
+    chunks: Mutex<mpsc::Receiver<io::Result<Vec<u8>>>>,
     current: Vec<u8>,
     position: usize,
     interrupt: Interrupt,
@@ -87,7 +88,7 @@ impl InterruptibleReader {
             }
         });
         Self {
-            chunks,
+            chunks: Mutex::new(chunks),
             current: Vec::new(),
             position: 0,
             interrupt: interrupt.clone(),
@@ -102,7 +103,11 @@ impl Read for InterruptibleReader {
             if let Some(signal) = self.interrupt.signal() {
                 return Err(io::Error::other(format!("interrupted by signal {signal}")));
             }
-            match self.chunks.recv_timeout(Duration::from_millis(100)) {
+            let chunks = self
+                .chunks
+                .get_mut()
+                .map_err(|_| io::Error::other("reader thread failed"))?;
+            match chunks.recv_timeout(Duration::from_millis(100)) {
                 Ok(chunk) => {
                     self.current = chunk?;
                     self.position = 0;

@@ -1,0 +1,260 @@
+//! `verify` (a backup read end to end, without Incus) and `list` (the backups of a directory).
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+
+use anklume_common::{Error, Interrupt, Result};
+use serde::Serialize;
+
+use crate::archive::{self, Packing};
+use crate::cli::{Format, ListArgs, VerifyArgs};
+use crate::create::human_size;
+use crate::{Keys, crypto, open_input};
+
+pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
+    let keys = Keys::from_files(&args.key_file, args.passphrase_file.as_deref())?;
+    let (plain, encrypted) = open_input(&args.file, interrupt, &keys)?;
+    let (prefix, plain) =
+        archive::peek(plain, archive::SNIFF_LEN).map_err(|e| damaged(encrypted, &e.to_string()))?;
+    let packing = Packing::sniff(&prefix)
+        .ok_or_else(|| damaged(encrypted, "neither a tar archive nor a known compression"))?;
+    let mut counted = Counter {
+        inner: plain,
+        bytes: 0,
+    };
+    let walk = archive::walk(&mut counted, packing).map_err(|e| damaged(encrypted, e.message()))?;
+    let index = &walk.index;
+    let snapshots = match index.snapshots.as_deref() {
+        Some(list) if !list.is_empty() => list.join(", "),
+        _ => "none".to_owned(),
+    };
+    println!("instance:    {}", index.name);
+    println!(
+        "type:        {}",
+        index.kind.as_deref().unwrap_or("container")
+    );
+    println!("snapshots:   {snapshots}");
+    println!(
+        "pool:        {} ({})",
+        index.pool.as_deref().unwrap_or("?"),
+        index.backend.as_deref().unwrap_or("?")
+    );
+    println!(
+        "archive:     {} {}, {} unpacked in {} entries",
+        human_size(counted.bytes),
+        packing.name(),
+        human_size(walk.unpacked),
+        walk.entries
+    );
+    println!("encrypted:   {}", if encrypted { "yes" } else { "no" });
+    println!("integrity:   ok");
+    Ok(())
+}
+
+fn damaged(encrypted: bool, why: &str) -> Error {
+    let what = if encrypted {
+        "the backup does not decrypt or is damaged"
+    } else {
+        "the backup is damaged"
+    };
+    Error::failure(format!("{what}: {why}"))
+}
+
+/// Counts the bytes read through it.
+struct Counter<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// One backup file, as `list` shows it.
+#[derive(Debug, Serialize)]
+struct Listed {
+    file: String,
+    instance: String,
+    date: String,
+    size: u64,
+    compression: String,
+    encrypted: bool,
+    /// Key IDs of the certificates it is encrypted to.
+    recipients: Vec<String>,
+    /// Whether a passphrase opens it.
+    passphrase: bool,
+}
+
+pub fn list(args: &ListArgs) -> Result<()> {
+    let entries = fs::read_dir(&args.dir).map_err(|e| {
+        Error::io(format!("cannot list {}", args.dir.display()), e)
+            .with_hint("name the directory of your backups: anklume-backup list DIR")
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    let listed: Vec<Listed> = names
+        .iter()
+        .filter_map(|name| describe(&args.dir, name).transpose())
+        .collect::<Result<_>>()?;
+    match args.format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&listed)
+                .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
+            println!("{text}");
+        }
+        Format::Table => print_table(&listed),
+    }
+    Ok(())
+}
+
+/// A backup's facts from its name (`INSTANCE-YYYYMMDD-HHMMSS.tar[.EXT][.gpg]`) and its first
+/// bytes; `None` for a file that is not a backup.
+fn describe(dir: &Path, name: &str) -> Result<Option<Listed>> {
+    let Some((instance, date, compression)) = parse_file_name(name) else {
+        return Ok(None);
+    };
+    let path = dir.join(name);
+    let failed = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let size = fs::metadata(&path).map_err(failed)?.len();
+    let mut prefix = Vec::new();
+    File::open(&path)
+        .and_then(|file| file.take(64).read_to_end(&mut prefix))
+        .map_err(failed)?;
+    let encrypted = crypto::looks_encrypted(&prefix);
+    let (recipients, passphrase) = if encrypted {
+        let file = File::open(&path).map_err(failed)?;
+        crypto::recipients_of(file).map_err(|e| {
+            Error::failure(format!(
+                "cannot read the recipients of {}: {e}",
+                path.display()
+            ))
+        })?
+    } else {
+        (Vec::new(), false)
+    };
+    Ok(Some(Listed {
+        file: name.to_owned(),
+        instance,
+        date,
+        size,
+        compression,
+        encrypted,
+        recipients,
+        passphrase,
+    }))
+}
+
+/// (instance, "YYYY-MM-DD HH:MM:SS", compression) of a backup file name.
+fn parse_file_name(name: &str) -> Option<(String, String, String)> {
+    let bare = name.strip_suffix(".gpg").unwrap_or(name);
+    let (stem, compression) = [
+        (".tar.zst", "zstd"),
+        (".tar.gz", "gzip"),
+        (".tar.xz", "xz"),
+        (".tar.bz2", "bzip2"),
+        (".tar", "none"),
+    ]
+    .iter()
+    .find_map(|(extension, compression)| Some((bare.strip_suffix(extension)?, *compression)))?;
+    // INSTANCE-YYYYMMDD-HHMMSS: the stamp is the last 16 characters.
+    let split = stem.len().checked_sub(16)?;
+    let (instance, stamp) = (stem.get(..split)?, stem.get(split..)?);
+    let digits = |s: &str| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
+    let (day, time) = stamp.strip_prefix('-')?.split_once('-')?;
+    if instance.is_empty() || !digits(day) || time.len() != 6 || !digits(&format!("00{time}")) {
+        return None;
+    }
+    let date = format!(
+        "{}-{}-{} {}:{}:{}",
+        &day[..4],
+        &day[4..6],
+        &day[6..],
+        &time[..2],
+        &time[2..4],
+        &time[4..]
+    );
+    Some((instance.to_owned(), date, compression.to_owned()))
+}
+
+fn print_table(listed: &[Listed]) {
+    let rows: Vec<[String; 7]> = listed
+        .iter()
+        .map(|b| {
+            let recipients = match (b.recipients.is_empty(), b.passphrase) {
+                (true, true) => "passphrase".to_owned(),
+                (false, true) => format!("{}, passphrase", b.recipients.join(", ")),
+                _ => b.recipients.join(", "),
+            };
+            [
+                b.file.clone(),
+                b.instance.clone(),
+                b.date.clone(),
+                human_size(b.size),
+                b.compression.clone(),
+                if b.encrypted { "yes" } else { "no" }.to_owned(),
+                recipients,
+            ]
+        })
+        .collect();
+    let header = [
+        "FILE",
+        "INSTANCE",
+        "DATE",
+        "SIZE",
+        "COMPRESSION",
+        "ENCRYPTED",
+        "RECIPIENTS",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("{}", text.join("  ").trim_end());
+    };
+    line(&header.map(str::to_owned));
+    for row in &rows {
+        line(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_file_names_give_instance_date_and_compression() {
+        assert_eq!(
+            parse_file_name("web-01-20261123-104501.tar.zst.gpg"),
+            Some((
+                "web-01".to_owned(),
+                "2026-11-23 10:45:01".to_owned(),
+                "zstd".to_owned()
+            ))
+        );
+        assert_eq!(
+            parse_file_name("db-20250102-030405.tar.gz").map(|p| p.2),
+            Some("gzip".to_owned())
+        );
+        assert_eq!(parse_file_name("notes.txt"), None);
+        assert_eq!(parse_file_name("-20250102-030405.tar"), None);
+        assert_eq!(parse_file_name("web-2025010-030405.tar"), None);
+    }
+}

@@ -1,0 +1,752 @@
+//! anklume-backup, the real binary against the real Incus daemon, with GnuPG and sq as the
+//! independent OpenPGP peers that must read what we write and write what we read.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anklume_tests::{ScratchDir, TestProject, finish, run_tool, unique_name};
+
+const BACKUP: &str = env!("CARGO_BIN_EXE_anklume-backup");
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn assert_failed_saying(out: &Output, expected: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in: {stderr}"
+    );
+}
+
+/// A working directory, and optionally a GnuPG home, for one tool run.
+struct Env<'a> {
+    cwd: &'a Path,
+    gnupg: Option<&'a Gpg>,
+}
+
+impl Env<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BACKUP);
+        command.args(args).current_dir(self.cwd);
+        if let Some(gpg) = self.gnupg {
+            command.env("GNUPGHOME", gpg.home.path());
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run_tool(&mut self.command(args))
+    }
+
+    /// Runs with `input` on stdin.
+    fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = finish(child);
+        feeder.join().unwrap();
+        out
+    }
+}
+
+/// A throwaway GnuPG home with one key pair (ed25519 / cv25519, no passphrase).
+struct Gpg {
+    home: ScratchDir,
+    email: String,
+}
+
+impl Gpg {
+    fn new() -> Self {
+        let home = ScratchDir::new("gpg");
+        fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let email = format!("{}@example.org", unique_name("owner"));
+        let gpg = Self { home, email };
+        let uid = format!("Backup Owner <{}>", gpg.email);
+        gpg.ok(&[
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            &uid,
+            "future-default",
+            "default",
+            "never",
+        ]);
+        gpg
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("gpg");
+        command
+            .arg("--batch")
+            .arg("--yes")
+            .args(args)
+            .env("GNUPGHOME", self.home.path());
+        command
+    }
+
+    fn ok(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.command(args).output().unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", text(&out.stderr));
+        out.stdout
+    }
+
+    /// The public certificate, exported to a file.
+    fn public_cert(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("owner.pub.asc");
+        fs::write(&path, self.ok(&["--armor", "--export", &self.email])).unwrap();
+        path
+    }
+
+    /// The secret key, exported to a file.
+    fn secret_key(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("owner.sec.asc");
+        let key = self.ok(&[
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--armor",
+            "--export-secret-keys",
+            &self.email,
+        ]);
+        fs::write(&path, key).unwrap();
+        path
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .args(["--kill", "gpg-agent"])
+            .env("GNUPGHOME", self.home.path())
+            .status();
+    }
+}
+
+/// A running busybox instance holding a file whose content is unique to the test.
+fn instance_with_data(project: &TestProject) -> (String, String) {
+    let name = unique_name("keep");
+    project.launch(&name);
+    let secret = unique_name("precious-data");
+    project.run(&[
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        &format!("echo {secret} > /root/data && chmod 600 /root/data"),
+    ]);
+    (name, secret)
+}
+
+/// The content of /root/data in `name` (started if needed).
+fn data_of(project: &TestProject, name: &str) -> String {
+    let state = project.run(&["list", name, "-c", "s", "-f", "csv"]);
+    if !state.contains("RUNNING") {
+        project.run(&["start", name]);
+    }
+    project
+        .run(&["exec", name, "--", "cat", "/root/data"])
+        .trim()
+        .to_owned()
+}
+
+/// The only file in `dir`, hidden ones included.
+fn only_file(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.into_iter().next().unwrap()
+}
+
+fn created_path(out: &Output, cwd: &Path) -> PathBuf {
+    assert_ok(out);
+    cwd.join(text(&out.stdout).trim())
+}
+
+#[test]
+fn a_plain_backup_round_trips_with_options_after_the_name() {
+    let Some(project) = TestProject::new("bk-plain") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-plain");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+
+    project.run(&["snapshot", "create", &name, "snap0"]);
+    let out = env.run(&[
+        "create",
+        &name,
+        "--project",
+        project.name(),
+        "--compression",
+        "gzip",
+    ]);
+    let file = created_path(&out, cwd.path());
+    let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(file_name.starts_with(&format!("{name}-")), "{file_name}");
+    assert!(file_name.ends_with(".tar.gz"), "{file_name}");
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&cwd.path().join("backups")), 0o700);
+    assert_eq!(only_file(&cwd.path().join("backups")), file);
+
+    let copy = unique_name("copy");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = env.run(&[
+        "restore",
+        &file_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout).trim(), copy);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    let out = env.run(&["verify", &file_arg]);
+    assert_ok(&out);
+    let report = text(&out.stdout);
+    assert!(report.contains(&format!("instance:    {name}")), "{report}");
+    assert!(report.contains("gzip"), "{report}");
+    assert!(report.contains("encrypted:   no"), "{report}");
+    assert!(report.contains("snapshots:   snap0"), "{report}");
+
+    let out = env.run(&["create", &name, "--instance-only", "-o", "bare"]);
+    let bare = created_path(&out, cwd.path());
+    let out = env.run(&["verify", bare.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("snapshots:   none"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = env.run(&["list", "--format", "json"]);
+    assert_ok(&out);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["instance"], name.as_str());
+    assert_eq!(listed[0]["compression"], "gzip");
+    assert_eq!(listed[0]["encrypted"], false);
+}
+
+#[test]
+fn the_recorded_name_is_refused_when_taken_and_force_swaps_only_after_a_good_import() {
+    let Some(project) = TestProject::new("bk-force") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-force");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let file = created_path(&env.run(&["create", &name]), cwd.path());
+    let file_arg = file.to_string_lossy().into_owned();
+    project.run(&["exec", &name, "--", "sh", "-c", "echo changed > /root/data"]);
+
+    let out = env.run(&["restore", &file_arg, "--project", project.name()]);
+    assert_failed_saying(&out, &format!("instance '{name}' already exists"));
+    assert_eq!(data_of(&project, &name), "changed");
+
+    // A damaged backup with --force: the import fails and the instance stays as it was.
+    let damaged = cwd.path().join("damaged.tar.zst");
+    let bytes = fs::read(&file).unwrap();
+    fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let out = env.run(&[
+        "restore",
+        damaged.to_str().unwrap(),
+        "--force",
+        "--project",
+        project.name(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(data_of(&project, &name), "changed");
+    assert_eq!(project.instances(), std::slice::from_ref(&name));
+
+    let out = env.run(&[
+        "restore",
+        "--file",
+        &file_arg,
+        "--force",
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &name), secret);
+    assert_eq!(project.instances(), std::slice::from_ref(&name));
+}
+
+#[test]
+fn an_encrypted_backup_is_readable_by_gnupg_and_restores_with_a_key_file_or_the_agent() {
+    let Some(project) = TestProject::new("bk-gpg") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let gpg = Gpg::new();
+    let cwd = ScratchDir::new("bk-gpg");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: Some(&gpg),
+    };
+    // The recipient comes from the user's GnuPG keyring.
+    let out = env.run(&["create", &name, "--gpg", &gpg.email]);
+    let file = created_path(&out, cwd.path());
+    assert!(file.to_string_lossy().ends_with(".tar.zst.gpg"));
+    let file_arg = file.to_string_lossy().into_owned();
+    let sealed = fs::read(&file).unwrap();
+    assert!(
+        !sealed.windows(17).any(|w| w == b"backup/index.yaml"),
+        "the archive is in clear"
+    );
+
+    // GnuPG reads it: a zstd archive whose first entry is Incus's index.
+    let plain = gpg.ok(&["--decrypt", &file_arg]);
+    let tar = zstd::decode_all(&plain[..]).unwrap();
+    let mut archive = tar::Archive::new(&tar[..]);
+    let first = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(first.path().unwrap().to_string_lossy(), "backup/index.yaml");
+
+    // Through the agent: no key file, only the user's GnuPG home.
+    let copy = unique_name("agent");
+    let out = env.run(&[
+        "restore",
+        &file_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    // With a key file and no GnuPG at all.
+    let keys = ScratchDir::new("bk-keys");
+    let key_file = gpg.secret_key(keys.path());
+    let bare = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let copy = unique_name("keyfile");
+    let key_arg = key_file.to_string_lossy().into_owned();
+    let out = bare.run(&[
+        "restore",
+        &file_arg,
+        "--key-file",
+        &key_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    let out = bare.run(&["verify", &file_arg, "--key-file", &key_arg]);
+    assert_ok(&out);
+    assert!(text(&out.stdout).contains("encrypted:   yes"));
+    let out = bare.run(&["list"]);
+    assert_ok(&out);
+    let fingerprint = text(&gpg.ok(&["--list-keys", "--with-colons", &gpg.email]));
+    let subkey_id = fingerprint
+        .lines()
+        .filter(|l| l.starts_with("sub:"))
+        .map(|l| l.split(':').nth(4).unwrap().to_owned())
+        .next()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains(&subkey_id),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
+    let Some(project) = TestProject::new("bk-peers") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let gpg = Gpg::new();
+    let cwd = ScratchDir::new("bk-peers");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let plain = created_path(&env.run(&["create", &name, "-o", "plain"]), cwd.path());
+    let keys = ScratchDir::new("bk-peer-keys");
+    let key_arg = gpg.secret_key(keys.path()).to_string_lossy().into_owned();
+    let cert = gpg.public_cert(keys.path());
+
+    // GnuPG encrypts (with its default compression layer), we restore.
+    let by_gpg = cwd.path().join("by-gpg.tar.zst.gpg");
+    gpg.ok(&[
+        "--trust-model",
+        "always",
+        "--output",
+        by_gpg.to_str().unwrap(),
+        "--encrypt",
+        "--recipient",
+        &gpg.email,
+        plain.to_str().unwrap(),
+    ]);
+    let copy = unique_name("from-gpg");
+    let out = env.run(&[
+        "restore",
+        by_gpg.to_str().unwrap(),
+        "--key-file",
+        &key_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    // sq encrypts, we restore; we encrypt to a certificate file, sq decrypts.
+    let by_sq = cwd.path().join("by-sq.tar.zst.pgp");
+    let sq = Command::new("sq")
+        .args([
+            "encrypt",
+            "--binary",
+            "--recipient-cert",
+            cert.to_str().unwrap(),
+            "--output",
+        ])
+        .arg(&by_sq)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(sq.status.success(), "sq encrypt: {}", text(&sq.stderr));
+    let copy = unique_name("from-sq");
+    let out = env.run(&[
+        "restore",
+        by_sq.to_str().unwrap(),
+        "--key-file",
+        &key_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    let out = env.run(&[
+        "create",
+        &name,
+        "-o",
+        "sealed",
+        "--recipient-file",
+        cert.to_str().unwrap(),
+    ]);
+    let ours = created_path(&out, cwd.path());
+    let sq = Command::new("sq")
+        .args(["decrypt", "--recipient-key", &key_arg])
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(sq.status.success(), "sq decrypt: {}", text(&sq.stderr));
+    let tar = zstd::decode_all(&sq.stdout[..]).unwrap();
+    let mut archive = tar::Archive::new(&tar[..]);
+    let first = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(first.path().unwrap().to_string_lossy(), "backup/index.yaml");
+}
+
+#[test]
+fn a_passphrase_backup_round_trips_and_gnupg_opens_it() {
+    let Some(project) = TestProject::new("bk-pass") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-pass");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let phrase = cwd.write("phrase", "correct horse battery staple\n");
+    let phrase_arg = phrase.to_string_lossy().into_owned();
+    let file = created_path(
+        &env.run(&["create", &name, "--passphrase-file", &phrase_arg]),
+        cwd.path(),
+    );
+    let file_arg = file.to_string_lossy().into_owned();
+
+    let gpg = Gpg::new();
+    let plain = gpg.ok(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "correct horse battery staple",
+        "--decrypt",
+        &file_arg,
+    ]);
+    assert!(zstd::decode_all(&plain[..]).is_ok());
+
+    let copy = unique_name("pass");
+    let out = env.run(&[
+        "restore",
+        &file_arg,
+        "--passphrase-file",
+        &phrase_arg,
+        "--name",
+        &copy,
+        "--project",
+        project.name(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+
+    let wrong = cwd.write("wrong", "not it\n");
+    let out = env.run(&[
+        "restore",
+        &file_arg,
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+        "--name",
+        &unique_name("nope"),
+        "--project",
+        project.name(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(project.instances().len(), 2);
+}
+
+#[test]
+fn tampered_truncated_or_wrongly_keyed_backups_restore_nothing() {
+    let Some(project) = TestProject::new("bk-tamper") else {
+        return;
+    };
+    let (name, _) = instance_with_data(&project);
+    let gpg = Gpg::new();
+    let other = Gpg::new();
+    let cwd = ScratchDir::new("bk-tamper");
+    let keys = ScratchDir::new("bk-tamper-keys");
+    let cert = gpg.public_cert(keys.path());
+    let key_arg = gpg.secret_key(keys.path()).to_string_lossy().into_owned();
+    let other_dir = ScratchDir::new("bk-other-key");
+    let other_key = other
+        .secret_key(other_dir.path())
+        .to_string_lossy()
+        .into_owned();
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let file = created_path(
+        &env.run(&["create", &name, "--recipient-file", cert.to_str().unwrap()]),
+        cwd.path(),
+    );
+    let bytes = fs::read(&file).unwrap();
+
+    let mut flipped = bytes.clone();
+    let at = bytes.len() * 3 / 4;
+    flipped[at] ^= 0x40;
+    let mut cases = vec![
+        ("flipped", flipped, key_arg.clone()),
+        (
+            "truncated",
+            bytes[..bytes.len() - 100].to_vec(),
+            key_arg.clone(),
+        ),
+        ("wrong key", bytes.clone(), other_key),
+    ];
+    for (what, content, key) in cases.drain(..) {
+        let path = cwd.path().join(format!("{}.gpg", what.replace(' ', "-")));
+        fs::write(&path, &content).unwrap();
+        let path_arg = path.to_string_lossy().into_owned();
+        let out = env.run(&[
+            "restore",
+            &path_arg,
+            "--key-file",
+            &key,
+            "--name",
+            &unique_name("bad"),
+            "--project",
+            project.name(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            project.instances(),
+            std::slice::from_ref(&name),
+            "{what} left an instance"
+        );
+        let out = env.run(&["verify", &path_arg, "--key-file", &key]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "verify of {what}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn failures_before_and_during_the_export_leave_no_file() {
+    let Some(project) = TestProject::new("bk-fail") else {
+        return;
+    };
+    let (name, _) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-fail");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let ghost = unique_name("ghost");
+    let out = env.run(&["create", &ghost]);
+    assert_failed_saying(&out, &format!("instance '{ghost}' not found"));
+    assert!(!cwd.path().join("backups").exists());
+
+    let empty_keyring = Gpg::new();
+    let with_keyring = Env {
+        cwd: cwd.path(),
+        gnupg: Some(&empty_keyring),
+    };
+    let out = with_keyring.run(&["create", &name, "--gpg", "nobody@example.org"]);
+    assert_failed_saying(&out, "nobody@example.org");
+    assert!(!cwd.path().join("backups").exists());
+
+    // A full disk: a 1 MiB tmpfs cannot hold the ~2 MiB backup.
+    let small = cwd.path().join("small");
+    fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "cannot mount a tmpfs (root needed)");
+    let out = env.run(&[
+        "create",
+        &name,
+        "--compression",
+        "none",
+        "-o",
+        small.to_str().unwrap(),
+    ]);
+    let listing: Vec<_> = fs::read_dir(&small).unwrap().collect();
+    let _ = Command::new("umount").arg(&small).status();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("No space left"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(listing.is_empty(), "left behind: {listing:?}");
+}
+
+#[test]
+fn stdout_output_feeds_a_pipe() {
+    let Some(project) = TestProject::new("bk-pipe") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-pipe");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let out = env.run(&["create", &name, "-o", "-"]);
+    assert_ok(&out);
+    assert!(!cwd.path().join("backups").exists());
+    let copy = unique_name("piped");
+    let out = env.run_with_input(
+        &["restore", "-", "--name", &copy, "--project", project.name()],
+        &out.stdout,
+    );
+    assert_ok(&out);
+    assert_eq!(data_of(&project, &copy), secret);
+}
+
+#[test]
+fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
+    let Some(project) = TestProject::new("bk-int") else {
+        return;
+    };
+    let (name, _) = instance_with_data(&project);
+    project.run(&[
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/urandom of=/root/noise bs=1M count=300 2>/dev/null",
+    ]);
+    let cwd = ScratchDir::new("bk-int");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    for signal in ["INT", "TERM"] {
+        let child = env
+            .command(&["create", &name, "--compression", "gzip"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let backups = cwd.path().join("backups");
+        // Wait until the export is under way: the partial file is growing.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while fs::read_dir(&backups)
+            .map(|d| {
+                d.flatten()
+                    .all(|e| e.metadata().map_or(0, |m| m.len()) == 0)
+            })
+            .unwrap_or(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no export data after 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        let out = finish(child);
+        let expected = if signal == "INT" { 130 } else { 143 };
+        assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
+        let left: Vec<_> = fs::read_dir(&backups)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "left behind after SIG{signal}: {left:?}");
+        let exports = Command::new("pgrep")
+            .args(["-f", &format!("incus export {name}")])
+            .output()
+            .unwrap();
+        assert!(
+            exports.stdout.is_empty(),
+            "incus export still runs: {}",
+            text(&exports.stdout)
+        );
+    }
+}

@@ -543,3 +543,34 @@ fn an_interrupted_push_leaves_the_destination_untouched() {
     assert_eq!(sh(&project, &web, "cat /root/target"), "original\n");
     assert_eq!(sh(&project, &web, "ls -A /root"), "target\n");
 }
+
+#[test]
+fn a_file_the_container_may_not_read_is_permission_denied() {
+    let Some(project) = TestProject::new("xfer-denied") else {
+        return;
+    };
+    let web = running(&project, "web");
+    // A host directory shared without id shifting: its root-owned 0600 file belongs to an
+    // owner the container cannot map, so even the container's root may not read it.
+    let shared = ScratchDir::new("xfer-denied");
+    let secret = shared.write("secret", "host only\n");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let source = shared.path().to_string_lossy().into_owned();
+    project.run(&[
+        "config",
+        "device",
+        "add",
+        &web,
+        "shared",
+        "disk",
+        &format!("source={source}"),
+        "path=/mnt/shared",
+    ]);
+    let out = xfer(&["pull", &format!("{web}:/mnt/shared/secret")]);
+    assert_failed_saying(&out, 1, &format!("{web}:/mnt/shared/secret: permission denied"));
+    assert!(out.stdout.is_empty());
+
+    let out = xfer(&["copy", &format!("{web}:/mnt/shared/secret"), &format!("{web}:/root/copy")]);
+    assert_failed_saying(&out, 1, "permission denied");
+    assert_eq!(sh(&project, &web, "ls -A /root"), "");
+}

@@ -1,7 +1,10 @@
 //! Incus backup archives as byte streams: compression recognised by content, the `index.yaml`
 //! Incus puts first, and a full walk for `verify`.
 
+use std::collections::VecDeque;
 use std::io::{self, Cursor, Read};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
 
 use anklume_common::{Error, Result};
 use serde::Deserialize;
@@ -205,6 +208,107 @@ pub fn walk(packed: impl Read, packing: Packing) -> Result<Walk> {
     })
 }
 
+/// How much of the stream is held back until the whole of it has been checked.
+const HOLD_BACK: usize = 1024 * 1024;
+
+/// A stream that is checked whole (compression checksums, tar structure, index) on a thread of
+/// its own as it passes, and whose last [`HOLD_BACK`] bytes are released only if the check
+/// passed. `incus import` thus never receives the end of a damaged archive: it is stopped
+/// mid-upload instead (Incus 6.0 hangs on some truncated archives it receives whole).
+pub struct Checked<R> {
+    inner: R,
+    checker: Option<(mpsc::SyncSender<Vec<u8>>, JoinHandle<Result<Walk>>)>,
+    held: VecDeque<u8>,
+    ended: bool,
+}
+
+impl<R: Read> Checked<R> {
+    pub fn new(inner: R, packing: Packing) -> Self {
+        let (sender, chunks) = mpsc::sync_channel::<Vec<u8>>(4);
+        let checker = thread::spawn(move || {
+            walk(
+                ChannelReader {
+                    chunks,
+                    current: Cursor::new(Vec::new()),
+                },
+                packing,
+            )
+        });
+        Self {
+            inner,
+            checker: Some((sender, checker)),
+            held: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// Waits for the check: the held bytes go out only if it passed.
+    fn conclude(&mut self) -> io::Result<()> {
+        let Some((sender, checker)) = self.checker.take() else {
+            return Ok(());
+        };
+        drop(sender);
+        match checker.join() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(io::Error::other(error.message().to_owned())),
+            Err(_) => Err(io::Error::other("the archive check failed unexpectedly")),
+        }
+    }
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while !self.ended && self.held.len() <= HOLD_BACK {
+            let mut chunk = vec![0u8; 256 * 1024];
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                self.ended = true;
+                self.conclude()?;
+                break;
+            }
+            chunk.truncate(n);
+            self.held.extend(&chunk);
+            if let Some((sender, _)) = &self.checker {
+                // A checker that stopped has found damage: conclude() will say which.
+                if sender.send(chunk).is_err() {
+                    self.conclude()?;
+                }
+            }
+        }
+        let releasable = if self.ended {
+            self.held.len()
+        } else {
+            self.held.len().saturating_sub(HOLD_BACK)
+        };
+        let n = buf.len().min(releasable);
+        for (slot, byte) in buf.iter_mut().zip(self.held.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
+/// The checker's side of the channel, as a reader.
+struct ChannelReader {
+    chunks: mpsc::Receiver<Vec<u8>>,
+    current: Cursor<Vec<u8>>,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            match self.chunks.recv() {
+                Ok(chunk) => self.current = Cursor::new(chunk),
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +356,22 @@ mod tests {
         let mut whole = Vec::new();
         again.read_to_end(&mut whole).unwrap();
         assert_eq!(whole, packed);
+    }
+
+    #[test]
+    fn a_checked_stream_holds_back_the_end_of_a_damaged_archive() {
+        let packed = sample_archive();
+        let mut whole = Vec::new();
+        Checked::new(&packed[..], Packing::Zstd)
+            .read_to_end(&mut whole)
+            .unwrap();
+        assert_eq!(whole, packed);
+
+        let truncated = &packed[..packed.len() - 5];
+        let mut released = Vec::new();
+        let outcome = Checked::new(truncated, Packing::Zstd).read_to_end(&mut released);
+        assert!(outcome.is_err());
+        assert!(released.is_empty(), "released {} bytes", released.len());
     }
 
     #[test]

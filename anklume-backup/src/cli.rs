@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anklume_common::reference::project_name;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Streaming, natively encrypted backups and restores of Incus instances.
@@ -35,7 +36,7 @@ pub struct CreateArgs {
     #[arg(value_name = "INSTANCE")]
     pub instance: String,
     /// Its project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Directory of the backup file, created 0700 if missing; `-` writes to stdout
     #[arg(short, long, value_name = "DIR", default_value = "backups")]
@@ -77,7 +78,7 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "NEW")]
     pub name: Option<String>,
     /// Project to restore into
-    #[arg(long, value_name = "P", default_value = "default")]
+    #[arg(long, value_name = "P", default_value = "default", value_parser = project_name)]
     pub project: String,
     /// Storage pool of the restored instance [default: the one recorded, else the profile's]
     #[arg(long, value_name = "POOL")]

@@ -22,18 +22,26 @@ pub fn restore(resolver: &Resolver, interrupt: &Interrupt, args: &RestoreArgs) -
     let keys = Keys::from_files(&args.key_file, args.passphrase_file.as_deref())?;
     let (plain, encrypted) = open_input(args.input(), interrupt, &keys)?;
 
-    let (name, stream): (String, Box<dyn Read>) = match &args.name {
-        Some(name) => (name.clone(), plain),
-        None => {
-            let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
-                .map_err(|e| Error::io("cannot read the backup", e))?;
-            let packing = Packing::sniff(&prefix).ok_or_else(|| {
-                Error::failure("cannot find the instance's name: unknown compression")
-                    .with_hint("name the instance with --name")
-            })?;
+    let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
+        .map_err(|e| Error::io("cannot read the backup", e))?;
+    let packing = Packing::sniff(&prefix);
+    // The archive is checked whole as it streams; its end reaches the import only if sound.
+    let plain: Box<dyn Read> = match packing {
+        Some(packing) => Box::new(archive::Checked::new(plain, packing)),
+        None => Box::new(plain),
+    };
+    let (name, stream): (String, Box<dyn Read>) = match (&args.name, packing) {
+        (Some(name), _) => (name.clone(), plain),
+        (None, Some(packing)) => {
             let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
             check_instance_name(&index.name).map_err(Error::failure)?;
             (index.name, Box::new(whole))
+        }
+        (None, None) => {
+            return Err(
+                Error::failure("cannot find the instance's name: unknown compression")
+                    .with_hint("name the instance with --name"),
+            );
         }
     };
 
@@ -83,9 +91,18 @@ pub fn restore(resolver: &Resolver, interrupt: &Interrupt, args: &RestoreArgs) -
         let mut progress = Progress::new(label, None, args.quiet);
         let fed = feed(stream, &mut stdin, &mut progress, encrypted);
         progress.finish();
-        // The import gets its end of stream only once everything was read and authenticated;
-        // on any failure it is killed (dropped) mid-upload, and Incus creates nothing.
-        fed?;
+        match fed {
+            Ok(()) => {}
+            // The import stopped reading: its own reason (an unknown project, a full pool)
+            // says more than the broken pipe.
+            Err(Fed::Refused(error)) => {
+                drop(stdin);
+                return Err(import.finish().err().unwrap_or(error));
+            }
+            // The import gets its end of stream only once everything was read and
+            // authenticated; here it is killed (dropped) mid-upload, and Incus creates nothing.
+            Err(Fed::Unreadable(error)) => return Err(error),
+        }
         interrupt.check()?;
         drop(stdin);
         import.finish()
@@ -129,28 +146,41 @@ pub fn restore(resolver: &Resolver, interrupt: &Interrupt, args: &RestoreArgs) -
     Ok(())
 }
 
+/// Why streaming into the import stopped.
+enum Fed {
+    /// The backup could not be read, decrypted or authenticated.
+    Unreadable(Error),
+    /// `incus import` stopped taking it.
+    Refused(Error),
+}
+
 /// Streams the backup into the import.
 fn feed(
     mut stream: Box<dyn Read>,
     sink: &mut dyn Write,
     progress: &mut Progress,
     encrypted: bool,
-) -> Result<()> {
+) -> std::result::Result<(), Fed> {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
-            Err(e) if encrypted => {
-                return Err(Error::failure(format!(
-                    "the backup does not decrypt or is damaged: {e}"
-                ))
-                .with_hint("nothing was restored; check the file with anklume-backup verify"));
+            Err(e) => {
+                let what = if encrypted {
+                    "the backup does not decrypt or is damaged"
+                } else {
+                    "the backup is damaged"
+                };
+                return Err(Fed::Unreadable(
+                    Error::failure(format!("{what}: {e}")).with_hint(
+                        "nothing was restored; check the file with anklume-backup verify",
+                    ),
+                ));
             }
-            Err(e) => return Err(Error::io("cannot read the backup", e)),
         };
         sink.write_all(&buf[..n])
-            .map_err(|e| Error::io("cannot send the backup to incus import", e))?;
+            .map_err(|e| Fed::Refused(Error::io("cannot send the backup to incus import", e)))?;
         progress.advance(n as u64);
     }
 }

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use anklume_tests::gpg::Gpg;
 use anklume_tests::{ScratchDir, TestProject, finish, run_tool, unique_name};
 
 const BACKUP: &str = env!("CARGO_BIN_EXE_anklume-backup");
@@ -65,82 +66,6 @@ impl Env<'_> {
         let out = finish(child);
         feeder.join().unwrap();
         out
-    }
-}
-
-/// A throwaway GnuPG home with one key pair (ed25519 / cv25519, no passphrase).
-struct Gpg {
-    home: ScratchDir,
-    email: String,
-}
-
-impl Gpg {
-    fn new() -> Self {
-        let home = ScratchDir::new("gpg");
-        fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        let email = format!("{}@example.org", unique_name("owner"));
-        let gpg = Self { home, email };
-        let uid = format!("Backup Owner <{}>", gpg.email);
-        gpg.ok(&[
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            &uid,
-            "future-default",
-            "default",
-            "never",
-        ]);
-        gpg
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("gpg");
-        command
-            .arg("--batch")
-            .arg("--yes")
-            .args(args)
-            .env("GNUPGHOME", self.home.path());
-        command
-    }
-
-    fn ok(&self, args: &[&str]) -> Vec<u8> {
-        let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "gpg {args:?}: {}", text(&out.stderr));
-        out.stdout
-    }
-
-    /// The public certificate, exported to a file.
-    fn public_cert(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("owner.pub.asc");
-        fs::write(&path, self.ok(&["--armor", "--export", &self.email])).unwrap();
-        path
-    }
-
-    /// The secret key, exported to a file.
-    fn secret_key(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("owner.sec.asc");
-        let key = self.ok(&[
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--armor",
-            "--export-secret-keys",
-            &self.email,
-        ]);
-        fs::write(&path, key).unwrap();
-        path
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .args(["--kill", "gpg-agent"])
-            .env("GNUPGHOME", self.home.path())
-            .status();
     }
 }
 
@@ -310,7 +235,7 @@ fn an_encrypted_backup_is_readable_by_gnupg_and_restores_with_a_key_file_or_the_
         return;
     };
     let (name, secret) = instance_with_data(&project);
-    let gpg = Gpg::new();
+    let gpg = Gpg::with_new_key();
     let cwd = ScratchDir::new("bk-gpg");
     let env = Env {
         cwd: cwd.path(),
@@ -394,7 +319,7 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
         return;
     };
     let (name, secret) = instance_with_data(&project);
-    let gpg = Gpg::new();
+    let gpg = Gpg::with_new_key();
     let cwd = ScratchDir::new("bk-peers");
     let env = Env {
         cwd: cwd.path(),
@@ -500,7 +425,7 @@ fn a_passphrase_backup_round_trips_and_gnupg_opens_it() {
     );
     let file_arg = file.to_string_lossy().into_owned();
 
-    let gpg = Gpg::new();
+    let gpg = Gpg::with_new_key();
     let plain = gpg.ok(&[
         "--pinentry-mode",
         "loopback",
@@ -546,8 +471,8 @@ fn tampered_truncated_or_wrongly_keyed_backups_restore_nothing() {
         return;
     };
     let (name, _) = instance_with_data(&project);
-    let gpg = Gpg::new();
-    let other = Gpg::new();
+    let gpg = Gpg::with_new_key();
+    let other = Gpg::with_new_key();
     let cwd = ScratchDir::new("bk-tamper");
     let keys = ScratchDir::new("bk-tamper-keys");
     let cert = gpg.public_cert(keys.path());
@@ -625,7 +550,7 @@ fn failures_before_and_during_the_export_leave_no_file() {
     assert_failed_saying(&out, &format!("instance '{ghost}' not found"));
     assert!(!cwd.path().join("backups").exists());
 
-    let empty_keyring = Gpg::new();
+    let empty_keyring = Gpg::with_new_key();
     let with_keyring = Env {
         cwd: cwd.path(),
         gnupg: Some(&empty_keyring),

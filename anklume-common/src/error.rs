@@ -25,7 +25,8 @@ pub struct Error {
     message: String,
     hint: Option<String>,
     incus_message: Option<String>,
-    io_kind: Option<io::ErrorKind>,
+    /// Our stdout's reader went away: the end of a pipeline, not a failure.
+    stdout_closed: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -43,8 +44,16 @@ impl Error {
 
     /// An I/O failure, with what we were doing when it happened.
     pub fn io(context: impl fmt::Display, err: io::Error) -> Self {
-        let mut error = Self::failure(format!("{context}: {err}"));
-        error.io_kind = Some(err.kind());
+        Self::failure(format!("{context}: {err}"))
+    }
+
+    /// A failed write to our stdout. A broken pipe there (`anklume-xfer pull ... | head`)
+    /// ends the program quietly; only use this where stopping early loses nothing the user
+    /// asked for (not for a backup written to stdout).
+    pub fn stdout(err: io::Error) -> Self {
+        let closed = err.kind() == io::ErrorKind::BrokenPipe;
+        let mut error = Self::io("cannot write to standard output", err);
+        error.stdout_closed = closed;
         error
     }
 
@@ -68,7 +77,7 @@ impl Error {
             message,
             hint: None,
             incus_message: None,
-            io_kind: None,
+            stdout_closed: false,
         }
     }
 
@@ -106,7 +115,7 @@ impl Error {
 
     /// The reader of our stdout went away (`anklume-xfer pull ... | head`): not worth a message.
     pub fn is_broken_pipe(&self) -> bool {
-        self.io_kind == Some(io::ErrorKind::BrokenPipe)
+        self.stdout_closed
     }
 }
 
@@ -143,9 +152,7 @@ pub fn report(tool: &str, error: &Error, out: &mut dyn Write) -> io::Result<()> 
 /// broken pipe on stdout ends the program quietly, as `head` users expect.
 pub fn run(tool: &str, body: impl FnOnce() -> Result<u8>) -> ExitCode {
     let outcome = body().and_then(|status| {
-        io::stdout()
-            .flush()
-            .map_err(|e| Error::io("cannot write to standard output", e))?;
+        io::stdout().flush().map_err(Error::stdout)?;
         Ok(status)
     });
     match outcome {
@@ -207,11 +214,13 @@ mod tests {
     }
 
     #[test]
-    fn only_broken_pipe_io_errors_are_quiet() {
-        let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
-        assert!(Error::io("cannot write", pipe).is_broken_pipe());
+    fn only_a_broken_pipe_on_stdout_is_quiet() {
+        let pipe = || io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(Error::stdout(pipe()).is_broken_pipe());
+        // Elsewhere (a pipe to `incus import`, a socket) it is a failure like any other.
+        assert!(!Error::io("cannot send the backup", pipe()).is_broken_pipe());
         let full = io::Error::from(io::ErrorKind::StorageFull);
-        assert!(!Error::io("cannot write", full).is_broken_pipe());
+        assert!(!Error::stdout(full).is_broken_pipe());
         assert!(!Error::failure("x").is_broken_pipe());
     }
 }

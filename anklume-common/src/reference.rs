@@ -49,6 +49,32 @@ pub fn check_instance_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a project (domain) name given on the command line: Incus takes an empty one for
+/// `default`, which would silently put work in the wrong compartment.
+pub fn check_project_name(project: &str) -> Result<(), String> {
+    if project.is_empty() {
+        return Err("empty project name".into());
+    }
+    if project == "." || project == ".." {
+        return Err(format!("invalid project name '{project}'"));
+    }
+    if let Some(bad) = project
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\'))
+    {
+        return Err(format!(
+            "invalid project name '{project}': '{}' is not allowed",
+            bad.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// clap value parser for `--project` and `--domain`.
+pub fn project_name(input: &str) -> Result<String, String> {
+    check_project_name(input).map(|()| input.to_owned())
+}
+
 fn check_remote_name(remote: &str) -> Result<(), String> {
     if remote.is_empty() {
         return Err("empty remote name before ':'".into());
@@ -163,6 +189,15 @@ impl fmt::Display for PathRef {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn project_names_must_be_real_names() {
+        assert_eq!(check_project_name("lab-2"), Ok(()));
+        assert_eq!(check_project_name("Perso_été"), Ok(()));
+        for bad in ["", ".", "..", "a b", "a/b", "tab\there"] {
+            assert!(check_project_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     fn instance(remote: Option<&str>, name: &str) -> InstanceRef {
         InstanceRef {

@@ -22,7 +22,7 @@ pub struct Cli {
 
     /// Incus project to launch in [default: the first domain of infra.yml with trust_level:
     /// disposable, else default]
-    #[arg(short, long, value_name = "DOMAIN", visible_alias = "project")]
+    #[arg(short, long, value_name = "DOMAIN", visible_alias = "project", value_parser = anklume_common::reference::project_name)]
     pub domain: Option<String>,
 
     /// Run CMD with `sh -c` inside the instance, then destroy it

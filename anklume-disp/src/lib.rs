@@ -24,8 +24,9 @@ pub const FALLBACK_IMAGE: &str = "images:debian/13";
 pub const FALLBACK_DOMAIN: &str = "default";
 /// Name of the disk device that --mount adds.
 const MOUNT_DEVICE: &str = "anklume-mount";
-/// How many times a start waits for another launch's operation on the same name to end.
-const START_TRIES: u32 = 50;
+/// How many times (100 ms apart) a start or a delete waits for another operation on the
+/// instance to end: a competing launch's create, or a start we abandoned.
+const BUSY_TRIES: u32 = 50;
 /// How long a VM's agent may take to answer after the start.
 const VM_AGENT_WAIT: Duration = Duration::from_secs(120);
 /// The interactive shell: bash when the instance has it, else sh (by existence, not exit status).
@@ -214,14 +215,27 @@ impl Disposable {
 
     fn delete(&self) -> Result<()> {
         let call = self.call("destroy", &["delete", "--force", &self.name]);
-        match self.incus.output(&call) {
-            Ok(_) => Ok(()),
-            // Already gone: an ephemeral instance whose command powered it off.
-            Err(e) if e.incus_message().is_some_and(|m| m.contains("not found")) => Ok(()),
-            Err(e) => Err(e.with_hint(format!(
-                "remove it by hand: incus delete --force {} --project {}",
-                self.name, self.project
-            ))),
+        let mut tries = 0;
+        loop {
+            match self.incus.output(&call) {
+                Ok(_) => return Ok(()),
+                // Already gone: an ephemeral instance whose command powered it off.
+                Err(e) if e.incus_message().is_some_and(|m| m.contains("not found")) => {
+                    return Ok(());
+                }
+                // A start we gave up on (a signal killed `incus start`) still runs in the
+                // daemon, which refuses the delete until it ends.
+                Err(e) if tries < BUSY_TRIES && is_busy(&e) => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(e.with_hint(format!(
+                        "remove it by hand: incus delete --force {} --project {}",
+                        self.name, self.project
+                    )));
+                }
+            }
         }
     }
 }
@@ -345,6 +359,13 @@ fn create(incus: &Incus, plan: &Plan, name: &str) -> Result<Disposable> {
     Ok(disposable)
 }
 
+/// Incus refuses to act while another operation on the instance runs.
+fn is_busy(error: &Error) -> bool {
+    error
+        .incus_message()
+        .is_some_and(|m| m.contains("is busy running"))
+}
+
 /// Starts a new instance. Another launch that tried the same name a moment ago may still hold
 /// it with its failing create ("Instance is busy running a "create" operation"): wait for it.
 fn start(incus: &Incus, disposable: &Disposable) -> Result<()> {
@@ -352,11 +373,7 @@ fn start(incus: &Incus, disposable: &Disposable) -> Result<()> {
     let mut tries = 0;
     loop {
         match incus.output(&call) {
-            Err(e)
-                if tries < START_TRIES
-                    && e.incus_message()
-                        .is_some_and(|m| m.contains("is busy running")) =>
-            {
+            Err(e) if tries < BUSY_TRIES && is_busy(&e) => {
                 tries += 1;
                 thread::sleep(Duration::from_millis(100));
             }

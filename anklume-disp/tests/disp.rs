@@ -224,7 +224,7 @@ fn a_signal_during_the_launch_leaves_nothing() {
         let child = disp_in(&project, &cwd)
             .args(["-q", "--cmd", "sleep 60"])
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         thread::sleep(Duration::from_millis(delay_ms));
@@ -238,7 +238,8 @@ fn a_signal_during_the_launch_leaves_nothing() {
         assert_eq!(
             project.instances(),
             Vec::<String>::new(),
-            "an instance survived SIGTERM after {delay_ms} ms"
+            "an instance survived SIGTERM after {delay_ms} ms: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::Ipv4Addr;
 
+use anklume_common::reference::project_name;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Golden images: instances with a `pristine` snapshot, cloned copy-on-write.
@@ -35,7 +36,7 @@ pub struct CreateArgs {
     #[arg(value_parser = parse_name)]
     pub name: String,
     /// Its project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Force the stop when a clean stop does not end within --timeout
     #[arg(long)]
@@ -54,7 +55,7 @@ pub struct DeriveArgs {
     #[arg(required = true, value_name = "NEW", value_parser = parse_name)]
     pub new: Vec<String>,
     /// The golden instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Static IPv4 address of the clone, replacing the template's (only with one NEW)
     #[arg(long, value_name = "ADDRESS")]
@@ -77,7 +78,7 @@ pub struct PublishArgs {
     #[arg(value_name = "ALIAS", conflicts_with = "alias")]
     pub alias_positional: Option<String>,
     /// The golden instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Replace the image an existing ALIAS points to
     #[arg(long)]
@@ -99,7 +100,7 @@ impl PublishArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this project [default: all projects]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Output format
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Table)]

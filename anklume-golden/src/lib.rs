@@ -218,7 +218,7 @@ fn derive(resolver: &Resolver, args: &DeriveArgs) -> Result<()> {
             }
         })?;
         created.push(new);
-        writeln!(stdout, "{new}").map_err(|e| Error::io("cannot write to standard output", e))?;
+        writeln!(stdout, "{new}").map_err(Error::stdout)?;
     }
     if args.start {
         let mut start = vec!["start"];
@@ -324,8 +324,7 @@ fn publish(resolver: &Resolver, args: &PublishArgs) -> Result<()> {
         .last()
         .filter(|f| f.len() >= 12 && f.chars().all(|c| c.is_ascii_hexdigit()))
         .unwrap_or_default();
-    writeln!(io::stdout(), "{fingerprint}")
-        .map_err(|e| Error::io("cannot write to standard output", e))?;
+    writeln!(io::stdout(), "{fingerprint}").map_err(Error::stdout)?;
     say(&format!(
         "published {source} (project {}) as image '{alias}'",
         located.project
@@ -419,7 +418,7 @@ fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
     };
     io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| Error::io("cannot write to standard output", e))
+        .map_err(Error::stdout)
 }
 
 fn yes_no(value: bool) -> &'static str {

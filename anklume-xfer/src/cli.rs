@@ -1,6 +1,7 @@
 //! The command line of anklume-xfer.
 
 use anklume_common::PathRef;
+use anklume_common::reference::project_name;
 use clap::{Args, Parser, Subcommand};
 
 /// File transfer between Incus instances, streaming, never touching the host's disk.
@@ -35,7 +36,7 @@ pub struct PullArgs {
     #[arg(short = 'r', long)]
     pub archive: bool,
     /// The instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
 }
 
@@ -48,7 +49,7 @@ pub struct PushArgs {
     #[arg(short = 'r', long)]
     pub archive: bool,
     /// The instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Permissions of the file, in octal [default: 0644]
     #[arg(long, value_name = "MODE", value_parser = parse_mode, conflicts_with = "archive")]
@@ -70,10 +71,10 @@ pub struct CopyArgs {
     #[arg(value_name = "DST", value_parser = parse_path_ref)]
     pub destination: PathRef,
     /// The source instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub src_project: Option<String>,
     /// The destination instance's project [default: found from the name]
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = project_name)]
     pub dst_project: Option<String>,
 }
 

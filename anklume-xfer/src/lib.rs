@@ -78,10 +78,7 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
         let mut sink = TarSink::new(BufWriter::with_capacity(64 * 1024, stdout), root);
         walk(&mut sftp, path, "", &attrs, &mut sink, interrupt)?;
         sink.finish()?;
-        return sink
-            .into_inner()?
-            .flush()
-            .map_err(|e| Error::io("cannot write to stdout", e));
+        return sink.into_inner()?.flush().map_err(Error::stdout);
     }
     match attrs.kind() {
         Kind::File => {}
@@ -101,13 +98,9 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
             Ok(n) => n,
             Err(e) => return Err(Error::io(format!("cannot pull {label}:{path}"), e)),
         };
-        stdout
-            .write_all(&buf[..n])
-            .map_err(|e| Error::io("cannot write to stdout", e))?;
+        stdout.write_all(&buf[..n]).map_err(Error::stdout)?;
     }
-    stdout
-        .flush()
-        .map_err(|e| Error::io("cannot write to stdout", e))?;
+    stdout.flush().map_err(Error::stdout)?;
     reader.close()
 }
 

@@ -247,14 +247,13 @@ impl<W: Write> TarSink<W> {
     }
 
     pub fn into_inner(self) -> Result<W> {
-        self.builder
-            .into_inner()
-            .map_err(|e| Error::io("cannot write the tar stream", e))
+        self.builder.into_inner().map_err(write_error)
     }
 }
 
+/// The tar stream goes to stdout: a reader that stops early (`| head`) ends us quietly.
 fn write_error(e: io::Error) -> Error {
-    Error::io("cannot write the tar stream", e)
+    Error::stdout(e)
 }
 
 impl<W: Write> Sink for TarSink<W> {

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anklume_common::{Call, Incus};
 
 pub mod docs;
+pub mod faults;
+pub mod gpg;
 
 /// Alias of the offline busybox image that `scripts/incus-testenv` imports.
 pub const TEST_IMAGE: &str = "anklume-test-busybox";

@@ -1,0 +1,324 @@
+//! Fault campaign of anklume-backup: damaged backups, a killed process, a stopped daemon,
+//! hostile names. Figures are printed as `FAULT-ROW` lines for `bench/faults`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anklume_tests::faults::{HOSTILE_NAMES, Rng, daemon_exclusive, daemon_shared, report};
+use anklume_tests::gpg::Gpg;
+use anklume_tests::{ScratchDir, TestProject, daemon_available, finish, run_tool, unique_name};
+
+const BACKUP: &str = env!("CARGO_BIN_EXE_anklume-backup");
+
+const FLIPS: usize = 50;
+const TRUNCATIONS: usize = 20;
+
+fn backup(cwd: &Path, args: &[&str]) -> Output {
+    run_tool(Command::new(BACKUP).args(args).current_dir(cwd))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running instance with a little data, and a backup of it made with `extra` options.
+fn backed_up(project: &TestProject, cwd: &Path, extra: &[&str]) -> (String, PathBuf) {
+    let name = unique_name("src");
+    project.launch(&name);
+    project.run(&["exec", &name, "--", "sh", "-c", "echo data > /root/data"]);
+    let mut args = vec!["create", name.as_str(), "--project", project.name(), "-q"];
+    args.extend(extra);
+    let out = backup(cwd, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (name, cwd.join(text(&out.stdout).trim()))
+}
+
+/// Restores and verifies damaged copies of `file`; returns (trials, failures), a failure being
+/// a restore that succeeded or left an instance, or a verify that passed.
+fn damage_campaign(
+    project: &TestProject,
+    cwd: &Path,
+    file: &Path,
+    keys: &[&str],
+    rng: &mut Rng,
+    failures: &mut Vec<String>,
+) -> usize {
+    let original = fs::read(file).unwrap();
+    let before = project.instances();
+    let mut trials = 0;
+    for case in 0..FLIPS + TRUNCATIONS {
+        let mut damaged = original.clone();
+        let what = if case < FLIPS {
+            let at = rng.below(damaged.len() as u64) as usize;
+            let bit = 1u8 << rng.below(8);
+            damaged[at] ^= bit;
+            format!("bit {bit:#04x} flipped at byte {at}")
+        } else {
+            let len = rng.below(damaged.len() as u64) as usize;
+            damaged.truncate(len);
+            format!("truncated to {len} bytes")
+        };
+        let path = cwd.join(format!("damaged-{case}"));
+        fs::write(&path, &damaged).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let new = unique_name("bad");
+        let mut restore = vec![
+            "restore",
+            path.as_str(),
+            "--name",
+            &new,
+            "--project",
+            project.name(),
+            "-q",
+        ];
+        restore.extend(keys);
+        let out = backup(cwd, &restore);
+        if out.status.success() {
+            failures.push(format!("{}: {what}: restored", file.display()));
+        }
+        if project.instances() != before {
+            failures.push(format!(
+                "{}: {what}: left {:?}",
+                file.display(),
+                project.instances()
+            ));
+            for extra in project.instances().iter().filter(|i| !before.contains(i)) {
+                project.run(&["delete", "--force", extra]);
+            }
+        }
+        let mut verify = vec!["verify", path.as_str()];
+        verify.extend(keys);
+        if backup(cwd, &verify).status.success() {
+            failures.push(format!("{}: {what}: verify passed", file.display()));
+        }
+        trials += 1;
+    }
+    trials
+}
+
+#[test]
+fn damaged_backups_never_restore_and_verify_flags_each() {
+    let _shared = daemon_shared();
+    let Some(project) = TestProject::new("fault-damage") else {
+        return;
+    };
+    let mut rng = Rng::from_env("backup damage");
+    let cwd = ScratchDir::new("fault-damage");
+    let gpg = Gpg::with_new_key();
+    let cert = gpg.public_cert(cwd.path()).to_string_lossy().into_owned();
+    let key = gpg.secret_key(cwd.path()).to_string_lossy().into_owned();
+
+    let (_, sealed) = backed_up(
+        &project,
+        cwd.path(),
+        &["--recipient-file", &cert, "-o", "sealed"],
+    );
+    let mut failures = Vec::new();
+    let trials = damage_campaign(
+        &project,
+        cwd.path(),
+        &sealed,
+        &["--key-file", &key],
+        &mut rng,
+        &mut failures,
+    );
+    report(
+        "restore + verify of an encrypted backup with 50 bit flips and 20 truncations: restored, left an instance or verified",
+        trials,
+        failures.len(),
+    );
+    let encrypted_failures = failures.len();
+
+    let (_, plain) = backed_up(&project, cwd.path(), &["-o", "plain"]);
+    let trials = damage_campaign(&project, cwd.path(), &plain, &[], &mut rng, &mut failures);
+    report(
+        "restore + verify of a plain zstd backup with 50 bit flips and 20 truncations: restored, left an instance or verified",
+        trials,
+        failures.len() - encrypted_failures,
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Starts `create` of a ~300 MiB instance and returns once the partial file grows.
+fn create_under_way(project: &TestProject, cwd: &Path) -> (String, std::process::Child) {
+    let name = unique_name("big");
+    project.launch(&name);
+    project.run(&[
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/urandom of=/root/noise bs=1M count=300 2>/dev/null",
+    ]);
+    let child = Command::new(BACKUP)
+        .args([
+            "create",
+            &name,
+            "--project",
+            project.name(),
+            "--compression",
+            "gzip",
+        ])
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let backups = cwd.join("backups");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fs::read_dir(&backups)
+        .map(|d| {
+            d.flatten()
+                .all(|e| e.metadata().map_or(0, |m| m.len()) < 1 << 20)
+        })
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "no export data after 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (name, child)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_killed_backup_leaves_at_most_a_hidden_partial_file() {
+    let _shared = daemon_shared();
+    let Some(project) = TestProject::new("fault-kill") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-kill");
+    let (name, mut child) = create_under_way(&project, cwd.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = files_in(&cwd.path().join("backups"));
+    let bad: Vec<&String> = left
+        .iter()
+        .filter(|f| !(f.starts_with('.') && f.ends_with(".partial")))
+        .collect();
+    report(
+        "SIGKILL of anklume-backup create mid-stream: a file under a final (non-hidden) name",
+        1,
+        bad.len(),
+    );
+    assert!(bad.is_empty(), "SIGKILL left {left:?}");
+    // Without us, the export gets SIGPIPE; make sure it is gone.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Command::new("pgrep")
+        .args(["-f", &format!("incus export {name}")])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "incus export outlived us by 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_daemon_stopped_mid_export_is_a_clear_error_and_leaves_nothing() {
+    let _exclusive = daemon_exclusive();
+    let Some(project) = TestProject::new("fault-daemon") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-daemon");
+    let (_, child) = create_under_way(&project, cwd.path());
+    let stopped = Command::new("pkill")
+        .args(["-TERM", "-x", "incusd"])
+        .status()
+        .unwrap();
+    assert!(stopped.success(), "no incusd to stop");
+    let started = Instant::now();
+    let out = finish(child);
+    let waited = started.elapsed();
+    let restart = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/incus-testenv"
+    ))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(
+        restart.success() && daemon_available(),
+        "the daemon did not come back"
+    );
+
+    let left = files_in(&cwd.path().join("backups"));
+    let stderr = text(&out.stderr);
+    let failed =
+        out.status.code() != Some(1) || !left.is_empty() || !stderr.contains("anklume-backup:");
+    report(
+        "incusd stopped mid-export: hang, wrong status or file left",
+        1,
+        usize::from(failed),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(left.is_empty(), "left {left:?}");
+    eprintln!("failed after {waited:?} with: {stderr}");
+}
+
+#[test]
+fn hostile_names_are_refused_and_create_nothing() {
+    let _shared = daemon_shared();
+    let Some(project) = TestProject::new("fault-bk-names") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-bk-names");
+    let (_, plain) = backed_up(&project, cwd.path(), &["-o", "plain"]);
+    let before = project.instances();
+    let plain = plain.to_string_lossy().into_owned();
+    let mut failures = Vec::new();
+    let mut trials = 0;
+    for (name, why) in HOSTILE_NAMES {
+        let runs = [
+            vec!["create", name, "-o", "out"],
+            vec!["create", "web", "--project", name, "-o", "out"],
+            vec![
+                "restore",
+                plain.as_str(),
+                "--name",
+                name,
+                "--project",
+                project.name(),
+            ],
+            vec![
+                "restore",
+                plain.as_str(),
+                "--name",
+                "fresh",
+                "--project",
+                name,
+            ],
+        ];
+        for args in runs {
+            trials += 1;
+            let out = backup(cwd.path(), &args);
+            let code = out.status.code();
+            if !matches!(code, Some(1 | 2)) || out.stderr.is_empty() {
+                failures.push(format!("{args:?} ({why}): {code:?} {}", text(&out.stderr)));
+            }
+        }
+    }
+    let created = project.instances() != before || cwd.path().join("out").exists();
+    report(
+        "anklume-backup with hostile names (instance, --name, --project): accepted or created something",
+        trials,
+        failures.len() + usize::from(created),
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(!created, "something was created");
+}

@@ -1,0 +1,104 @@
+//! Fault campaign of anklume-disp: signals at random moments, hostile names. Figures are
+//! printed as `FAULT-ROW` lines for `bench/faults`.
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anklume_tests::faults::{HOSTILE_NAMES, Rng, report};
+use anklume_tests::{ScratchDir, TEST_IMAGE, TestProject, finish, run_tool, unique_name};
+
+const DISP: &str = env!("CARGO_BIN_EXE_anklume-disp");
+
+const RUNS: usize = 30;
+const WORKERS: usize = 5;
+
+#[test]
+fn signals_at_random_moments_leak_no_instance() {
+    let Some(project) = TestProject::new("fault-disp") else {
+        return;
+    };
+    let rng = Arc::new(Mutex::new(Rng::from_env("disp signals")));
+    let odd_exits = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        for worker in 0..WORKERS {
+            let (rng, odd_exits, project) = (Arc::clone(&rng), Arc::clone(&odd_exits), &project);
+            scope.spawn(move || {
+                for run in 0..RUNS / WORKERS {
+                    let (signal, number, delay_ms) = {
+                        let mut rng = rng.lock().unwrap();
+                        let (name, number) =
+                            [("INT", 2), ("TERM", 15), ("HUP", 1)][rng.below(3) as usize];
+                        (name, number, rng.below(5000))
+                    };
+                    let name = unique_name(&format!("f{worker}-{run}"));
+                    let child = Command::new(DISP)
+                        .args(["-q", "--image", TEST_IMAGE, "--domain", project.name()])
+                        .args(["--name", &name, "--cmd", "sleep 30"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    std::thread::sleep(Duration::from_millis(delay_ms));
+                    let _ = Command::new("kill")
+                        .args([&format!("-{signal}"), &child.id().to_string()])
+                        .status();
+                    let out = finish(child);
+                    if out.status.code() != Some(128 + number) {
+                        odd_exits.lock().unwrap().push(format!(
+                            "SIG{signal} after {delay_ms} ms: {:?} {}",
+                            out.status.code(),
+                            String::from_utf8_lossy(&out.stderr)
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let leaked = project.instances();
+    report(
+        "anklume-disp --cmd 'sleep 30' interrupted by SIGINT/SIGTERM/SIGHUP at 0-5 s: instances leaked",
+        RUNS,
+        leaked.len(),
+    );
+    assert!(leaked.is_empty(), "leaked instances: {leaked:?}");
+    let odd = odd_exits.lock().unwrap();
+    assert!(odd.is_empty(), "exit status not 128+N: {odd:?}");
+}
+
+#[test]
+fn hostile_names_are_refused_and_create_nothing() {
+    let Some(project) = TestProject::new("fault-disp-names") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-disp-names");
+    let mut failures = Vec::new();
+    for (name, why) in HOSTILE_NAMES {
+        for flag in ["--name", "--from", "--domain"] {
+            let mut args = vec!["-q", "--image", TEST_IMAGE, "--cmd", "true"];
+            if flag != "--domain" {
+                args.extend(["--domain", project.name()]);
+            }
+            if flag == "--from" {
+                args.retain(|a| *a != "--image" && *a != TEST_IMAGE);
+            }
+            args.extend([flag, name]);
+            let out = run_tool(Command::new(DISP).args(&args).current_dir(cwd.path()));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let code = out.status.code();
+            if !matches!(code, Some(1 | 2)) || stderr.trim().is_empty() {
+                failures.push(format!("{flag} {name:?} ({why}): {code:?} {stderr}"));
+            }
+        }
+    }
+    let created = project.instances();
+    report(
+        "anklume-disp with hostile names (--name, --from, --domain): accepted or created something",
+        HOSTILE_NAMES.len() * 3,
+        failures.len() + created.len(),
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(created.is_empty(), "created: {created:?}");
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}

@@ -567,10 +567,18 @@ fn a_file_the_container_may_not_read_is_permission_denied() {
         "path=/mnt/shared",
     ]);
     let out = xfer(&["pull", &format!("{web}:/mnt/shared/secret")]);
-    assert_failed_saying(&out, 1, &format!("{web}:/mnt/shared/secret: permission denied"));
+    assert_failed_saying(
+        &out,
+        1,
+        &format!("{web}:/mnt/shared/secret: permission denied"),
+    );
     assert!(out.stdout.is_empty());
 
-    let out = xfer(&["copy", &format!("{web}:/mnt/shared/secret"), &format!("{web}:/root/copy")]);
+    let out = xfer(&[
+        "copy",
+        &format!("{web}:/mnt/shared/secret"),
+        &format!("{web}:/root/copy"),
+    ]);
     assert_failed_saying(&out, 1, "permission denied");
     assert_eq!(sh(&project, &web, "ls -A /root"), "");
 }

@@ -7,6 +7,7 @@ mod tools;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 
 const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
@@ -16,12 +17,29 @@ fn completions_dir() -> PathBuf {
     workspace.join("completions")
 }
 
+/// anklume's command line with each tool's own in place of its ARGS, so that completion goes
+/// on after the tool's name (`anklume golden derive --<TAB>`).
+fn front_command() -> clap::Command {
+    anklume::TOOLS
+        .iter()
+        .fold(anklume::Cli::command(), |front, (name, program)| {
+            front.mut_subcommand(name, |sub| {
+                let aliases: Vec<String> = sub.get_visible_aliases().map(str::to_owned).collect();
+                tools::tool_command(program)
+                    .name(name)
+                    .about(sub.get_about().cloned().unwrap_or_default())
+                    .long_about(None::<&str>)
+                    .visible_aliases(aliases)
+            })
+        })
+}
+
 /// Every command with its completion file for each shell, and what belongs in it.
 fn generated() -> Vec<(PathBuf, String)> {
     let commands = anklume::TOOLS
         .iter()
         .map(|(_, program)| tools::tool_command(program))
-        .chain([tools::front_command()]);
+        .chain([front_command()]);
     let mut files = Vec::new();
     for command in commands {
         let name = command.get_name().to_owned();

@@ -24,7 +24,12 @@ fn front_command() -> clap::Command {
         .iter()
         .fold(anklume::Cli::command(), |front, (name, program)| {
             front.mut_subcommand(name, |sub| {
-                let aliases: Vec<String> = sub.get_visible_aliases().map(str::to_owned).collect();
+                // clap keeps 'static names (without its `string` feature, which would make the
+                // test builds of clap differ from the tools' own): a test can leak a word.
+                let aliases: Vec<&'static str> = sub
+                    .get_visible_aliases()
+                    .map(|alias| alias.to_owned().leak() as &str)
+                    .collect();
                 tools::tool_command(program)
                     .name(name)
                     .about(sub.get_about().cloned().unwrap_or_default())

@@ -244,6 +244,9 @@ mod tests {
         let command = Cli::command();
         let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
         assert_eq!(names, TOOLS.map(|(name, _)| name));
+        for (name, program) in TOOLS {
+            assert_eq!(forwarded(&[name]).0, program);
+        }
     }
 
     #[test]

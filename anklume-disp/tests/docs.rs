@@ -24,3 +24,8 @@ fn every_example_parses() {
 fn the_man_page_is_lint_clean() {
     docs::assert_man_page_lints_clean(std::path::Path::new("../man/anklume-disp.1"));
 }
+
+#[test]
+fn the_man_page_has_every_section() {
+    docs::assert_man_sections("anklume-disp.1", MAN);
+}

@@ -4,8 +4,22 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
+/// The sections every man page has, in this order.
+pub const MAN_SECTIONS: [&str; 10] = [
+    "NAME",
+    "SYNOPSIS",
+    "DESCRIPTION",
+    "COMMANDS",
+    "OPTIONS",
+    "EXIT STATUS",
+    "ENVIRONMENT",
+    "FILES",
+    "EXAMPLES",
+    "SEE ALSO",
+];
+
 /// Every visible long flag (and visible alias) of `command` and its subcommands, as `--name`,
-/// and every visible subcommand name.
+/// and every visible subcommand name and alias.
 pub fn command_words(command: &clap::Command) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut flags = BTreeSet::from(["--help".to_owned(), "--version".to_owned()]);
     let mut subcommands = BTreeSet::new();
@@ -31,6 +45,7 @@ fn collect(
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
     {
         subcommands.insert(sub.get_name().to_owned());
+        subcommands.extend(sub.get_visible_aliases().map(str::to_owned));
         collect(sub, flags, subcommands);
     }
 }
@@ -148,15 +163,15 @@ pub fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// Asserts that every command line of `tool` in the code blocks of the man page (`.nf`/`.fi`)
-/// and the README (fences) parses with `command`; returns how many were checked.
-pub fn assert_examples_parse(command: &clap::Command, man: &str, readme: &str) -> usize {
-    let tool = command.get_name();
+/// The command lines of `name` (a tool, or `anklume` followed by a space) in the code blocks of
+/// the man page (`.nf`/`.fi`) and the README (fences), as words; synopsis lines and mentions in
+/// the middle of a command are left out.
+pub fn examples(name: &str, man: &str, readme: &str) -> Vec<Vec<String>> {
     let lines = code_blocks(man, ".nf", ".fi").chain(code_blocks(readme, "```", "```"));
-    let mut checked = 0;
+    let mut found = Vec::new();
     for line in lines {
         let line = line.replace("\\-", "-");
-        for (at, _) in line.match_indices(&format!("{tool} ")) {
+        for (at, _) in line.match_indices(&format!("{name} ")) {
             let before = line[..at].trim_end();
             let in_command_position = before.is_empty()
                 || before.ends_with(['|', '(', '`'])
@@ -167,16 +182,43 @@ pub fn assert_examples_parse(command: &clap::Command, man: &str, readme: &str) -
             let synopsis = words
                 .iter()
                 .any(|w| w.contains("OPTIONS") || w.contains("...") || w.starts_with('['));
-            if !in_command_position || synopsis {
-                continue;
+            if in_command_position && !synopsis {
+                found.push(words);
             }
-            if let Err(error) = command.clone().try_get_matches_from(&words) {
-                panic!("example {words:?} does not parse:\n{error}");
-            }
-            checked += 1;
         }
     }
-    checked
+    found
+}
+
+/// Parses `words` with `command`; asking for help or the version counts as parsing.
+pub fn parse_example(command: &clap::Command, words: &[String]) -> Result<(), clap::Error> {
+    use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+    match command.clone().try_get_matches_from(words) {
+        Err(error) if !matches!(error.kind(), DisplayHelp | DisplayVersion) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Asserts that every command line of `tool` in the code blocks of the man page (`.nf`/`.fi`)
+/// and the README (fences) parses with `command`; returns how many were checked.
+pub fn assert_examples_parse(command: &clap::Command, man: &str, readme: &str) -> usize {
+    let examples = examples(command.get_name(), man, readme);
+    for words in &examples {
+        if let Err(error) = parse_example(command, words) {
+            panic!("example {words:?} does not parse:\n{error}");
+        }
+    }
+    examples.len()
+}
+
+/// Asserts that the man page `page` has the sections of [`MAN_SECTIONS`], in that order.
+pub fn assert_man_sections(page: &str, man: &str) {
+    let sections: Vec<&str> = man
+        .lines()
+        .filter_map(|line| line.strip_prefix(".SH "))
+        .map(|title| title.trim_matches('"'))
+        .collect();
+    assert_eq!(sections, MAN_SECTIONS, "the sections of man/{page}");
 }
 
 /// Asserts that `mandoc -Tlint -W warning` finds nothing in the page (a failure under CI=true

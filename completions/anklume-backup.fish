@@ -1,0 +1,66 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_anklume_backup_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_anklume_backup_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_anklume_backup_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_anklume_backup_using_subcommand
+    set -l cmd (__fish_anklume_backup_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -s V -l version -d 'Print version'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -f -a "create" -d 'Back INSTANCE up into DIR (or stdout), encrypted to each --gpg recipient or a passphrase'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -f -a "restore" -d 'Restore a backup (plain or encrypted, recognised by content) as an instance'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -f -a "verify" -d 'Check that a backup is intact (decryption, compression, archive, index) and describe it'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -f -a "list" -d 'List the backups in DIR'
+complete -c anklume-backup -n "__fish_anklume_backup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l project -d 'Its project [default: found from the name]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s o -l output -d 'Directory of the backup file, created 0700 if missing; `-` writes to stdout' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l compression -d 'Compression of the archive, done by Incus' -r -f -a "zstd\t''
+gzip\t''
+xz\t''
+none\t''"
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l gpg -l gpg-recipient -d 'Encrypt to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l recipient-file -d 'OpenPGP certificates to encrypt to (all of them, unless --gpg picks some); repeatable' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l passphrase-file -d 'Encrypt with the passphrase in FILE (its first line), instead of or as well as keys' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l force -d 'Replace a backup file of the same name'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l instance-only -d 'Leave the instance\'s snapshots out'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s q -l quiet -d 'No progress line'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s h -l help -d 'Print help'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l file -d 'The backup file (same as FILE)' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l name -d 'Name of the restored instance [default: the name recorded in the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l project -d 'Project to restore into' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s q -l quiet -d 'No progress line'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l key-file -d 'Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s h -l help -d 'Print help'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand help; and not __fish_seen_subcommand_from create restore verify list help" -f -a "create" -d 'Back INSTANCE up into DIR (or stdout), encrypted to each --gpg recipient or a passphrase'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand help; and not __fish_seen_subcommand_from create restore verify list help" -f -a "restore" -d 'Restore a backup (plain or encrypted, recognised by content) as an instance'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand help; and not __fish_seen_subcommand_from create restore verify list help" -f -a "verify" -d 'Check that a backup is intact (decryption, compression, archive, index) and describe it'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand help; and not __fish_seen_subcommand_from create restore verify list help" -f -a "list" -d 'List the backups in DIR'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand help; and not __fish_seen_subcommand_from create restore verify list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

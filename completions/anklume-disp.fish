@@ -1,0 +1,16 @@
+complete -c anklume-disp -s i -l image -d 'Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]' -r
+complete -c anklume-disp -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
+complete -c anklume-disp -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
+complete -c anklume-disp -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given' -r
+complete -c anklume-disp -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there' -r
+complete -c anklume-disp -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
+complete -c anklume-disp -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
+complete -c anklume-disp -s s -l storage -d 'Storage pool of the instance' -r
+complete -c anklume-disp -s p -l profile -d 'Profile to apply (repeatable; replaces the default profile)' -r
+complete -c anklume-disp -l reap -d 'Internal: the background process that destroys an instance when its --ttl ends' -r
+complete -c anklume-disp -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
+complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
+complete -c anklume-disp -l vm -d 'A virtual machine instead of a container'
+complete -c anklume-disp -s q -l quiet -d 'Say nothing on stderr but errors'
+complete -c anklume-disp -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c anklume-disp -s V -l version -d 'Print version'

@@ -1,0 +1,141 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_anklume_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_anklume_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_anklume_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_anklume_using_subcommand
+    set -l cmd (__fish_anklume_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c anklume -n "__fish_anklume_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c anklume -n "__fish_anklume_needs_command" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_needs_command" -f -a "disp" -d 'Disposable instances: a shell or one command, destroyed afterwards (anklume-disp)'
+complete -c anklume -n "__fish_anklume_needs_command" -f -a "golden" -d 'Golden images: create, derive, publish, list (anklume-golden)'
+complete -c anklume -n "__fish_anklume_needs_command" -f -a "xfer" -d 'File transfer between instances: pull, push, copy (anklume-xfer)'
+complete -c anklume -n "__fish_anklume_needs_command" -f -a "portal" -d 'File transfer between instances: pull, push, copy (anklume-xfer)'
+complete -c anklume -n "__fish_anklume_needs_command" -f -a "backup" -d 'Encrypted backups of instances: create, restore, verify, list (anklume-backup)'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s i -l image -d 'Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s s -l storage -d 'Storage pool of the instance' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s p -l profile -d 'Profile to apply (repeatable; replaces the default profile)' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l reap -d 'Internal: the background process that destroys an instance when its --ttl ends' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l vm -d 'A virtual machine instead of a container'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s q -l quiet -d 'Say nothing on stderr but errors'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "create" -d 'Stop NAME cleanly and take its `pristine` snapshot (replacing the previous one atomically, never expiring); NAME stays stopped'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "derive" -d 'Create each NEW as a copy of NAME\'s `pristine` snapshot, in NAME\'s project'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "publish" -d 'Publish NAME\'s `pristine` snapshot as an Incus image under ALIAS'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "list" -d 'List the golden images (instances with a `pristine` snapshot)'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l timeout -d 'How long a clean stop may take' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l force -d 'Force the stop when a clean stop does not end within --timeout'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l project -d 'The golden instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l ipv4 -d 'Static IPv4 address of the clone, replacing the template\'s (only with one NEW)' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l start -d 'Start the new instances'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l alias -d 'Alias of the image' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l project -d 'The golden instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l reuse -d 'Replace the image an existing ALIAS points to'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l public -d 'Make the image public (readable by untrusted clients)'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l project -d 'Only this project [default: all projects]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "push" -d 'Write stdin to a file of an instance (with -r, extract a tar stream into a directory)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l mode -d 'Permissions of the file, in octal [default: 0644]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l uid -d 'Owner of the file [default: 0]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "push" -d 'Write stdin to a file of an instance (with -r, extract a tar stream into a directory)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l mode -d 'Permissions of the file, in octal [default: 0644]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l uid -d 'Owner of the file [default: 0]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "create" -d 'Back INSTANCE up into DIR (or stdout), encrypted to each --gpg recipient or a passphrase'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "restore" -d 'Restore a backup (plain or encrypted, recognised by content) as an instance'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "verify" -d 'Check that a backup is intact (decryption, compression, archive, index) and describe it'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "list" -d 'List the backups in DIR'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s o -l output -d 'Directory of the backup file, created 0700 if missing; `-` writes to stdout' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l compression -d 'Compression of the archive, done by Incus' -r -f -a "zstd\t''
+gzip\t''
+xz\t''
+none\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l gpg -l gpg-recipient -d 'Encrypt to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l recipient-file -d 'OpenPGP certificates to encrypt to (all of them, unless --gpg picks some); repeatable' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l passphrase-file -d 'Encrypt with the passphrase in FILE (its first line), instead of or as well as keys' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l force -d 'Replace a backup file of the same name'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l instance-only -d 'Leave the instance\'s snapshots out'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress line'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l file -d 'The backup file (same as FILE)' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l name -d 'Name of the restored instance [default: the name recorded in the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l project -d 'Project to restore into' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'No progress line'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'

@@ -208,6 +208,9 @@ pub fn walk(packed: impl Read, packing: Packing) -> Result<Walk> {
     })
 }
 
+/// The checking thread and the channel that feeds it.
+type Checker = (mpsc::SyncSender<Vec<u8>>, JoinHandle<Result<Walk>>);
+
 /// How much of the stream is held back until the whole of it has been checked.
 const HOLD_BACK: usize = 1024 * 1024;
 
@@ -217,7 +220,7 @@ const HOLD_BACK: usize = 1024 * 1024;
 /// mid-upload instead (Incus 6.0 hangs on some truncated archives it receives whole).
 pub struct Checked<R> {
     inner: R,
-    checker: Option<(mpsc::SyncSender<Vec<u8>>, JoinHandle<Result<Walk>>)>,
+    checker: Option<Checker>,
     held: VecDeque<u8>,
     ended: bool,
 }

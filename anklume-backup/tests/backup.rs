@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use anklume_tests::faults::report;
 use anklume_tests::gpg::Gpg;
 use anklume_tests::{ScratchDir, TestProject, finish, run_tool, unique_name};
 
@@ -578,6 +579,11 @@ fn failures_before_and_during_the_export_leave_no_file() {
     ]);
     let listing: Vec<_> = fs::read_dir(&small).unwrap().collect();
     let _ = Command::new("umount").arg(&small).status();
+    report(
+        "anklume-backup create into a full tmpfs: wrong status or file left",
+        1,
+        usize::from(out.status.code() != Some(1) || !listing.is_empty()),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("No space left"),
@@ -629,6 +635,7 @@ fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
         cwd: cwd.path(),
         gnupg: None,
     };
+    let mut failures = 0;
     for signal in ["INT", "TERM"] {
         let child = env
             .command(&["create", &name, "--compression", "gzip"])
@@ -657,21 +664,29 @@ fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
             .status();
         let out = finish(child);
         let expected = if signal == "INT" { 130 } else { 143 };
-        assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
         let left: Vec<_> = fs::read_dir(&backups)
             .unwrap()
             .flatten()
             .map(|e| e.path())
             .collect();
-        assert!(left.is_empty(), "left behind after SIG{signal}: {left:?}");
         let exports = Command::new("pgrep")
             .args(["-f", &format!("incus export {name}")])
             .output()
             .unwrap();
+        if out.status.code() != Some(expected) || !left.is_empty() || !exports.stdout.is_empty() {
+            failures += 1;
+        }
+        assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
+        assert!(left.is_empty(), "left behind after SIG{signal}: {left:?}");
         assert!(
             exports.stdout.is_empty(),
             "incus export still runs: {}",
             text(&exports.stdout)
         );
     }
+    report(
+        "SIGINT / SIGTERM of anklume-backup create mid-stream: wrong status, file left or export still running",
+        2,
+        failures,
+    );
 }

@@ -2,14 +2,13 @@
 //! independent OpenPGP peers that must read what we write and write what we read.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use anklume_tests::faults::report;
 use anklume_tests::gpg::Gpg;
-use anklume_tests::{ScratchDir, TestProject, finish, run_tool, unique_name};
+use anklume_tests::{ScratchDir, TestProject, finish, run_tool, run_tool_with_input, unique_name};
 
 const BACKUP: &str = env!("CARGO_BIN_EXE_anklume-backup");
 
@@ -52,21 +51,7 @@ impl Env<'_> {
 
     /// Runs with `input` on stdin.
     fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let feeder = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let out = finish(child);
-        feeder.join().unwrap();
-        out
+        run_tool_with_input(&mut self.command(args), input)
     }
 }
 

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 
+use crate::api::encode;
 use crate::error::{Error, Result};
 use crate::incus::Incus;
 use crate::reference::InstanceRef;
@@ -154,7 +155,7 @@ impl Resolver {
         let path = format!(
             "/1.0/instances/{}?project={}{extra}",
             instance.name,
-            percent_encode(project)
+            encode(project)
         );
         match self.incus.query::<T>(instance.remote.as_deref(), &path) {
             Ok(details) => Ok(details),
@@ -233,17 +234,6 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,8 +258,8 @@ mod tests {
     #[test]
     fn percent_encoding_round_trips() {
         for text in ["lab", "my lab", "a&b=c", "été"] {
-            assert_eq!(percent_decode(&percent_encode(text)), text);
+            assert_eq!(percent_decode(&encode(text)), text);
         }
-        assert_eq!(percent_encode("a b&c"), "a%20b%26c");
+        assert_eq!(encode("a b&c"), "a%20b%26c");
     }
 }

@@ -1,10 +1,11 @@
 //! anklume-xfer, the real binary against the real Incus daemon.
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use anklume_tests::{LOOP_REMOTE, ScratchDir, TestProject, finish, run_tool, unique_name};
+use anklume_tests::{
+    LOOP_REMOTE, ScratchDir, TestProject, finish, run_tool, run_tool_with_input, unique_name,
+};
 
 const XFER: &str = env!("CARGO_BIN_EXE_anklume-xfer");
 
@@ -14,21 +15,7 @@ fn xfer(args: &[&str]) -> Output {
 
 /// Runs anklume-xfer with `input` on its stdin.
 fn xfer_with_input(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(XFER)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = finish(child);
-    feeder.join().unwrap();
-    out
+    run_tool_with_input(Command::new(XFER).args(args), input)
 }
 
 /// `anklume-xfer PULL... | anklume-xfer PUSH...`: both outputs.

@@ -249,6 +249,25 @@ pub fn run_tool(command: &mut Command) -> Output {
     finish(child)
 }
 
+/// Runs a tool with `input` on its stdin (fed from a thread, so that a tool that stops reading
+/// cannot block the test) and its output captured, within [`RUN_TIMEOUT`].
+pub fn run_tool_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = finish(child);
+    let _ = feeder.join();
+    out
+}
+
 /// A scratch directory under the system temp dir, removed when dropped.
 #[derive(Debug)]
 pub struct ScratchDir(PathBuf);

@@ -675,3 +675,86 @@ fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
         failures,
     );
 }
+
+#[test]
+fn expired_revoked_or_sign_only_certificates_are_refused_before_the_export() {
+    let Some(project) = TestProject::new("bk-certs") else {
+        return;
+    };
+    let (name, _) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-certs");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let gpg = Gpg::with_new_key();
+    let no_passphrase = ["--pinentry-mode", "loopback", "--passphrase", ""];
+    let generate = |uid: &str, algo: &str, usage: &str, expiry: &str, faked: &str| {
+        let mut args = no_passphrase.to_vec();
+        if !faked.is_empty() {
+            args.extend(["--faked-system-time", faked]);
+        }
+        args.extend(["--quick-gen-key", uid, algo, usage, expiry]);
+        gpg.ok(&args);
+    };
+    // Made in 2020, valid for a day.
+    generate(
+        "Expired <expired@example.org>",
+        "future-default",
+        "default",
+        "1d",
+        "20200101T000000!",
+    );
+    generate(
+        "Signer <signer@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        "",
+    );
+    generate(
+        "Revoked <revoked@example.org>",
+        "future-default",
+        "default",
+        "never",
+        "",
+    );
+    // Every key gets a revocation certificate at birth; importing it revokes the key.
+    let listing = text(&gpg.ok(&["--with-colons", "--list-keys", "revoked@example.org"]));
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| f.len() == 40))
+        .unwrap()
+        .to_owned();
+    let revocation = gpg
+        .home
+        .path()
+        .join(format!("openpgp-revocs.d/{fingerprint}.rev"));
+    let armored = fs::read_to_string(&revocation)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    let unlocked = cwd.path().join("revocation.asc");
+    fs::write(&unlocked, armored).unwrap();
+    gpg.ok(&["--import", unlocked.to_str().unwrap()]);
+
+    for (who, expected) in [
+        ("expired@example.org", "expired"),
+        ("revoked@example.org", "revoked"),
+        ("signer@example.org", "encrypt"),
+    ] {
+        let certs = cwd.path().join(format!("{who}.asc"));
+        fs::write(&certs, gpg.ok(&["--armor", "--export", who])).unwrap();
+        let out = env.run(&["create", &name, "--recipient-file", certs.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{who}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{who}: expected {expected:?} in {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !cwd.path().join("backups").exists(),
+            "{who}: something was written"
+        );
+    }
+}

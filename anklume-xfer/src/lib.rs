@@ -59,14 +59,14 @@ impl Endpoint {
         })
     }
 
-    fn session(&self, proxy: &ApiProxy, interrupt: &Interrupt) -> Result<Sftp> {
-        Sftp::open(proxy, &self.located, Some(interrupt.clone()))
+    fn session(&self, interrupt: &Interrupt) -> Result<Sftp> {
+        Sftp::open(&self.proxy, &self.located, Some(interrupt.clone()))
     }
 }
 
 fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<()> {
     let endpoint = Endpoint::open(resolver, &args.source, args.project.as_deref())?;
-    let mut sftp = endpoint.session(&endpoint.proxy, interrupt)?;
+    let mut sftp = endpoint.session(interrupt)?;
     let path = args.source.path.as_str();
     let attrs = existing(&mut sftp, "pull", path)?;
     let stdout = io::stdout().lock();
@@ -106,7 +106,7 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
 
 fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<()> {
     let endpoint = Endpoint::open(resolver, &args.destination, args.project.as_deref())?;
-    let mut sftp = endpoint.session(&endpoint.proxy, interrupt)?;
+    let mut sftp = endpoint.session(interrupt)?;
     let path = args.destination.path.as_str();
     require_parent(&mut sftp, path, "push to")?;
     let mut stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
@@ -131,9 +131,20 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
 
 fn copy(resolver: &Resolver, interrupt: &Interrupt, args: &CopyArgs) -> Result<()> {
     let source = Endpoint::open(resolver, &args.source, args.src_project.as_deref())?;
-    let destination = Endpoint::open(resolver, &args.destination, args.dst_project.as_deref())?;
-    let mut src = source.session(&source.proxy, interrupt)?;
-    let mut dst = destination.session(&destination.proxy, interrupt)?;
+    // One proxy per remote: both ends on the same one share it.
+    let destination_proxy;
+    let (destination, dst_proxy) = if args.destination.instance.remote
+        == args.source.instance.remote
+    {
+        let located = resolver.locate(&args.destination.instance, args.dst_project.as_deref())?;
+        (located, &source.proxy)
+    } else {
+        let endpoint = Endpoint::open(resolver, &args.destination, args.dst_project.as_deref())?;
+        destination_proxy = endpoint.proxy;
+        (endpoint.located, &destination_proxy)
+    };
+    let mut src = source.session(interrupt)?;
+    let mut dst = Sftp::open(dst_proxy, &destination, Some(interrupt.clone()))?;
     let src_path = args.source.path.as_str();
     let attrs = existing(&mut src, "copy", src_path)?;
 
@@ -188,7 +199,7 @@ fn copy(resolver: &Resolver, interrupt: &Interrupt, args: &CopyArgs) -> Result<(
                     dst.label()
                 )));
             }
-            if source.located == destination.located && is_within(&target, src_path) {
+            if source.located == destination && is_within(&target, src_path) {
                 return Err(Error::failure(format!(
                     "cannot copy {}:{src_path} into itself ({target})",
                     src.label()

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anklume_common::api::encode;
 use anklume_common::progress::Progress;
 use anklume_common::reference::check_instance_name;
 use anklume_common::{Call, Error, InstanceRef, Interrupt, Pipes, Resolver, Result};
@@ -197,7 +198,7 @@ fn temporary_name(name: &str) -> String {
 }
 
 fn delete_if_present(incus: &anklume_common::Incus, name: &str, project: &str) {
-    let path = format!("/1.0/instances/{name}?project={project}");
+    let path = format!("/1.0/instances/{name}?project={}", encode(project));
     if incus.query::<serde_json::Value>(None, &path).is_ok() {
         let call = Call::new("delete", ["delete", "--force", name])
             .instance(name)

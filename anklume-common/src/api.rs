@@ -25,7 +25,6 @@ const PROXY_START_LIMIT: Duration = Duration::from_secs(15);
 /// A running `incus remote proxy`, reachable on a private unix socket.
 #[derive(Debug)]
 pub struct ApiProxy {
-    remote: String,
     socket: PathBuf,
     // Held for their Drop, in this order: the proxy is killed, then its directory removed.
     _process: Stream,
@@ -54,16 +53,10 @@ impl ApiProxy {
         let process = incus.stream(&call, Pipes::Neither)?;
         let process = wait_for_socket(incus, process, &socket, &remote)?;
         Ok(Self {
-            remote,
             socket,
             _process: process,
             _dir: dir,
         })
-    }
-
-    /// The remote this proxy talks to.
-    pub fn remote(&self) -> &str {
-        &self.remote
     }
 
     /// `GET path` with `Upgrade: protocol`; on `101 Switching Protocols` the connection is

@@ -49,6 +49,14 @@ impl Env<'_> {
         run_tool(&mut self.command(args))
     }
 
+    /// `restore FILE [EXTRA...] --name NAME --project PROJECT`.
+    fn restore_as(&self, file: &str, name: &str, project: &TestProject, extra: &[&str]) -> Output {
+        let mut args = vec!["restore", file];
+        args.extend(extra);
+        args.extend(["--name", name, "--project", project.name()]);
+        self.run(&args)
+    }
+
     /// Runs with `input` on stdin.
     fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
         run_tool_with_input(&mut self.command(args), input)
@@ -130,14 +138,7 @@ fn a_plain_backup_round_trips_with_options_after_the_name() {
 
     let copy = unique_name("copy");
     let file_arg = file.to_string_lossy().into_owned();
-    let out = env.run(&[
-        "restore",
-        &file_arg,
-        "--name",
-        &copy,
-        "--project",
-        project.name(),
-    ]);
+    let out = env.restore_as(&file_arg, &copy, &project, &[]);
     assert_ok(&out);
     assert_eq!(text(&out.stdout).trim(), copy);
     assert_eq!(data_of(&project, &copy), secret);
@@ -247,14 +248,7 @@ fn an_encrypted_backup_is_readable_by_gnupg_and_restores_with_a_key_file_or_the_
 
     // Through the agent: no key file, only the user's GnuPG home.
     let copy = unique_name("agent");
-    let out = env.run(&[
-        "restore",
-        &file_arg,
-        "--name",
-        &copy,
-        "--project",
-        project.name(),
-    ]);
+    let out = env.restore_as(&file_arg, &copy, &project, &[]);
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
 
@@ -267,16 +261,7 @@ fn an_encrypted_backup_is_readable_by_gnupg_and_restores_with_a_key_file_or_the_
     };
     let copy = unique_name("keyfile");
     let key_arg = key_file.to_string_lossy().into_owned();
-    let out = bare.run(&[
-        "restore",
-        &file_arg,
-        "--key-file",
-        &key_arg,
-        "--name",
-        &copy,
-        "--project",
-        project.name(),
-    ]);
+    let out = bare.restore_as(&file_arg, &copy, &project, &["--key-file", &key_arg]);
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
 
@@ -329,16 +314,12 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
         plain.to_str().unwrap(),
     ]);
     let copy = unique_name("from-gpg");
-    let out = env.run(&[
-        "restore",
+    let out = env.restore_as(
         by_gpg.to_str().unwrap(),
-        "--key-file",
-        &key_arg,
-        "--name",
         &copy,
-        "--project",
-        project.name(),
-    ]);
+        &project,
+        &["--key-file", &key_arg],
+    );
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
 
@@ -358,16 +339,12 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
         .unwrap();
     assert!(sq.status.success(), "sq encrypt: {}", text(&sq.stderr));
     let copy = unique_name("from-sq");
-    let out = env.run(&[
-        "restore",
+    let out = env.restore_as(
         by_sq.to_str().unwrap(),
-        "--key-file",
-        &key_arg,
-        "--name",
         &copy,
-        "--project",
-        project.name(),
-    ]);
+        &project,
+        &["--key-file", &key_arg],
+    );
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
 
@@ -423,30 +400,22 @@ fn a_passphrase_backup_round_trips_and_gnupg_opens_it() {
     assert!(zstd::decode_all(&plain[..]).is_ok());
 
     let copy = unique_name("pass");
-    let out = env.run(&[
-        "restore",
+    let out = env.restore_as(
         &file_arg,
-        "--passphrase-file",
-        &phrase_arg,
-        "--name",
         &copy,
-        "--project",
-        project.name(),
-    ]);
+        &project,
+        &["--passphrase-file", &phrase_arg],
+    );
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
 
     let wrong = cwd.write("wrong", "not it\n");
-    let out = env.run(&[
-        "restore",
+    let out = env.restore_as(
         &file_arg,
-        "--passphrase-file",
-        wrong.to_str().unwrap(),
-        "--name",
         &unique_name("nope"),
-        "--project",
-        project.name(),
-    ]);
+        &project,
+        &["--passphrase-file", wrong.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(project.instances().len(), 2);
 }
@@ -494,16 +463,12 @@ fn tampered_truncated_or_wrongly_keyed_backups_restore_nothing() {
         let path = cwd.path().join(format!("{}.gpg", what.replace(' ', "-")));
         fs::write(&path, &content).unwrap();
         let path_arg = path.to_string_lossy().into_owned();
-        let out = env.run(&[
-            "restore",
+        let out = env.restore_as(
             &path_arg,
-            "--key-file",
-            &key,
-            "--name",
             &unique_name("bad"),
-            "--project",
-            project.name(),
-        ]);
+            &project,
+            &["--key-file", &key],
+        );
         assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stderr));
         assert_eq!(
             project.instances(),

@@ -229,6 +229,14 @@ impl Disposable {
                     tries += 1;
                     thread::sleep(Duration::from_millis(100));
                 }
+                // Any other refusal (an ephemeral instance deleting itself as we stop it, an
+                // operation Incus has not settled yet): try again a few times before leaving
+                // the instance behind.
+                Err(e) if tries < BUSY_TRIES => {
+                    tries += 10;
+                    let _ = anklume_common::error::report("anklume-disp", &e, &mut io::stderr());
+                    thread::sleep(Duration::from_millis(500));
+                }
                 Err(e) => {
                     return Err(e.with_hint(format!(
                         "remove it by hand: incus delete --force {} --project {}",

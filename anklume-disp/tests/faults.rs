@@ -20,9 +20,15 @@ fn signals_at_random_moments_leak_no_instance() {
     };
     let rng = Arc::new(Mutex::new(Rng::from_env("disp signals")));
     let odd_exits = Arc::new(Mutex::new(Vec::new()));
+    let stderrs = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
         for worker in 0..WORKERS {
-            let (rng, odd_exits, project) = (Arc::clone(&rng), Arc::clone(&odd_exits), &project);
+            let (rng, odd_exits, stderrs, project) = (
+                Arc::clone(&rng),
+                Arc::clone(&odd_exits),
+                Arc::clone(&stderrs),
+                &project,
+            );
             scope.spawn(move || {
                 for run in 0..RUNS / WORKERS {
                     let (signal, number, delay_ms) = {
@@ -45,6 +51,14 @@ fn signals_at_random_moments_leak_no_instance() {
                         .args([&format!("-{signal}"), &child.id().to_string()])
                         .status();
                     let out = finish(child);
+                    stderrs.lock().unwrap().push((
+                        name.clone(),
+                        format!(
+                            "SIG{signal} after {delay_ms} ms: {:?} {}",
+                            out.status.code(),
+                            String::from_utf8_lossy(&out.stderr)
+                        ),
+                    ));
                     if out.status.code() != Some(128 + number) {
                         odd_exits.lock().unwrap().push(format!(
                             "SIG{signal} after {delay_ms} ms: {:?} {}",
@@ -62,7 +76,16 @@ fn signals_at_random_moments_leak_no_instance() {
         RUNS,
         leaked.len(),
     );
-    assert!(leaked.is_empty(), "leaked instances: {leaked:?}");
+    let runs = stderrs.lock().unwrap();
+    let leaking: Vec<&String> = runs
+        .iter()
+        .filter(|(name, _)| leaked.contains(name))
+        .map(|(_, run)| run)
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "leaked instances: {leaked:?}, their runs: {leaking:#?}"
+    );
     let odd = odd_exits.lock().unwrap();
     assert!(odd.is_empty(), "exit status not 128+N: {odd:?}");
 }

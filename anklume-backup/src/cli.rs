@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use anklume_common::reference::project_name;
+use anklume_common::InstanceRef;
+use anklume_common::args::{instance_name, instance_ref, project_name};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Streaming, natively encrypted backups and restores of Incus instances.
@@ -33,8 +34,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The instance to back up: [REMOTE:]INSTANCE
-    #[arg(value_name = "INSTANCE")]
-    pub instance: String,
+    #[arg(value_name = "INSTANCE", value_parser = instance_ref)]
+    pub instance: InstanceRef,
     /// Its project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
@@ -75,7 +76,7 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "file_positional")]
     pub file: Option<PathBuf>,
     /// Name of the restored instance [default: the name recorded in the backup]
-    #[arg(long, value_name = "NEW")]
+    #[arg(long, value_name = "NEW", value_parser = instance_name)]
     pub name: Option<String>,
     /// Project to restore into
     #[arg(long, value_name = "P", default_value = "default", value_parser = project_name)]
@@ -196,7 +197,7 @@ mod tests {
         let Command::Create(args) = cli.command else {
             panic!("not create")
         };
-        assert_eq!(args.instance, "web");
+        assert_eq!(args.instance.name, "web");
         assert_eq!(args.recipients, ["alice@example.org", "RECOVERY"]);
         assert_eq!(args.output, PathBuf::from("-"));
         assert_eq!(args.compression, Compression::Gzip);

@@ -6,98 +6,32 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anklume_common::progress::Progress;
-use anklume_common::{
-    Call, Error, InstanceRef, Interrupt, InterruptibleReader, Pipes, Resolver, Result,
-};
+use anklume_common::progress::{Progress, human_size};
+use anklume_common::pump::{PumpError, pump};
+use anklume_common::{Error, Export, Interrupt, InterruptibleReader, Located, Result, Session};
+use sequoia_openpgp::Cert;
 
 use crate::cli::CreateArgs;
 use crate::{crypto, read_passphrase};
 
-pub fn create(resolver: &Resolver, interrupt: &Interrupt, args: &CreateArgs) -> Result<()> {
-    let instance: InstanceRef = args.instance.parse()?;
-    let located = resolver.locate(&instance, args.project.as_deref())?;
-
+pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
+    let located = session
+        .resolver
+        .locate(&args.instance, args.project.as_deref())?;
     // Keys are checked before anything starts: a wrong recipient costs no export.
-    let recipients = if args.recipients.is_empty() && args.recipient_file.is_empty() {
-        Vec::new()
-    } else {
-        crypto::load_recipients(&args.recipient_file, &args.recipients)
-            .map_err(|e| Error::failure(e.to_string()))?
-    };
-    let passphrase = args
-        .passphrase_file
-        .as_deref()
-        .map(read_passphrase)
-        .transpose()?;
-    let encrypted = !recipients.is_empty() || passphrase.is_some();
-
+    let sealing = Sealing::load(args)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let file_name = format!(
         "{}-{stamp}.{}{}",
         located.name,
         args.compression.extension(),
-        if encrypted { ".gpg" } else { "" }
+        if sealing.encrypts() { ".gpg" } else { "" }
     );
     let target = Target::open(&args.output, &file_name, args.force)?;
-
-    let mut export_args = vec![
-        "export".to_owned(),
-        located.incus_name(),
-        "-".to_owned(),
-        "--compression".to_owned(),
-        args.compression.incus_name().to_owned(),
-        "--quiet".to_owned(),
-    ];
-    if args.instance_only {
-        export_args.push("--instance-only".to_owned());
-    }
-    let call = Call::new("export", export_args)
-        .instance(&located)
-        .project(&located.project);
-    let mut export = resolver.incus().stream(&call, Pipes::Stdout)?;
-    let stdout = export
-        .take_stdout()
-        .ok_or_else(|| Error::failure("incus export has no output pipe"))?;
-    let mut source = InterruptibleReader::spawn(stdout, interrupt);
-
-    let label = format!("backing up {located}");
-    let mut progress = Progress::new(label, None, args.quiet || target.is_stdout());
-    let mut out = target.writer()?;
-    let written = if encrypted {
-        crypto::encrypt(out, &recipients, passphrase.as_deref())
-            .map_err(|e| Error::failure(e.to_string()))
-            .and_then(|mut sealed| {
-                let n = pump(&mut source, &mut sealed, &mut progress, &target)?;
-                let mut out = sealed
-                    .finish()
-                    .map_err(|e| Error::failure(format!("cannot finish the encryption: {e}")))?;
-                flush(&mut out, &target).map(|()| n)
-            })
-    } else {
-        pump(&mut source, &mut out, &mut progress, &target)
-            .and_then(|n| flush(&mut out, &target).map(|()| n))
-    };
-    progress.finish();
-    // Incus's verdict comes before ours: an export that failed half-way must not be kept.
-    let bytes = written.and_then(|n| export.finish().map(|()| n))?;
-    interrupt.check()?;
-    let path = target.commit()?;
-
-    let what = match (recipients.len(), passphrase.is_some()) {
-        (0, false) => "not encrypted".to_owned(),
-        (0, true) => "encrypted with a passphrase".to_owned(),
-        (n, with_passphrase) => format!(
-            "encrypted to {n} certificate{}{}",
-            if n == 1 { "" } else { "s" },
-            if with_passphrase {
-                " and a passphrase"
-            } else {
-                ""
-            }
-        ),
-    };
-    match path {
+    let bytes = export_into(session, &located, args, &sealing, &target)?;
+    session.interrupt.check()?;
+    let what = sealing.describe();
+    match target.commit()? {
         Some(path) => {
             eprintln!(
                 "anklume-backup: backed up {located} to {} ({}, {what})",
@@ -114,31 +48,122 @@ pub fn create(resolver: &Resolver, interrupt: &Interrupt, args: &CreateArgs) -> 
     Ok(())
 }
 
+/// Who may open the backup: certificates and a passphrase (neither: not encrypted).
+struct Sealing {
+    recipients: Vec<Cert>,
+    passphrase: Option<String>,
+}
+
+impl Sealing {
+    fn load(args: &CreateArgs) -> Result<Self> {
+        let recipients = if args.recipients.is_empty() && args.recipient_file.is_empty() {
+            Vec::new()
+        } else {
+            crypto::load_recipients(&args.recipient_file, &args.recipients)
+                .map_err(|e| Error::failure(e.to_string()))?
+        };
+        let passphrase = args
+            .passphrase_file
+            .as_deref()
+            .map(read_passphrase)
+            .transpose()?;
+        Ok(Self {
+            recipients,
+            passphrase,
+        })
+    }
+
+    fn encrypts(&self) -> bool {
+        !self.recipients.is_empty() || self.passphrase.is_some()
+    }
+
+    fn describe(&self) -> String {
+        match (self.recipients.len(), self.passphrase.is_some()) {
+            (0, false) => "not encrypted".to_owned(),
+            (0, true) => "encrypted with a passphrase".to_owned(),
+            (n, with_passphrase) => format!(
+                "encrypted to {n} certificate{}{}",
+                if n == 1 { "" } else { "s" },
+                if with_passphrase {
+                    " and a passphrase"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// Streams `incus export` through the encryption into `target`; returns the bytes exported.
+/// Incus's verdict comes before ours: an export that failed half-way must not be kept.
+fn export_into(
+    session: &Session,
+    located: &Located,
+    args: &CreateArgs,
+    sealing: &Sealing,
+    target: &Target,
+) -> Result<u64> {
+    let export = Export {
+        compression: args.compression.incus_name(),
+        instance_only: args.instance_only,
+    };
+    let mut export = session.incus().export(located, export)?;
+    let stdout = export
+        .take_stdout()
+        .ok_or_else(|| Error::failure("incus export has no output pipe"))?;
+    let mut source = InterruptibleReader::spawn(stdout, &session.interrupt);
+    let label = format!("backing up {located}");
+    let mut progress = Progress::new(label, None, args.quiet || target.is_stdout());
+    let written = write_sealed(
+        &mut source,
+        target,
+        sealing,
+        &mut progress,
+        &session.interrupt,
+    );
+    progress.finish();
+    written.and_then(|n| export.finish().map(|()| n))
+}
+
+fn write_sealed(
+    source: &mut dyn Read,
+    target: &Target,
+    sealing: &Sealing,
+    progress: &mut Progress,
+    interrupt: &Interrupt,
+) -> Result<u64> {
+    let mut out = target.writer()?;
+    if !sealing.encrypts() {
+        let n = copy(source, &mut out, progress, target, interrupt)?;
+        return flush(&mut out, target).map(|()| n);
+    }
+    let mut sealed = crypto::encrypt(out, &sealing.recipients, sealing.passphrase.as_deref())
+        .map_err(|e| Error::failure(e.to_string()))?;
+    let n = copy(source, &mut sealed, progress, target, interrupt)?;
+    let mut out = sealed
+        .finish()
+        .map_err(|e| Error::failure(format!("cannot finish the encryption: {e}")))?;
+    flush(&mut out, target).map(|()| n)
+}
+
 fn flush(out: &mut dyn Write, target: &Target) -> Result<()> {
     out.flush()
         .map_err(|e| Error::io(format!("cannot write {}", target.describe()), e))
 }
 
 /// Copies everything; a read error is Incus's side, a write error ours.
-fn pump(
+fn copy(
     source: &mut dyn Read,
     sink: &mut dyn Write,
     progress: &mut Progress,
     target: &Target,
+    interrupt: &Interrupt,
 ) -> Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0;
-    loop {
-        let n = match source.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) => return Err(Error::io("cannot read what incus export writes", e)),
-        };
-        sink.write_all(&buf[..n])
-            .map_err(|e| Error::io(format!("cannot write {}", target.describe()), e))?;
-        total += n as u64;
-        progress.advance(n as u64);
-    }
+    pump(source, sink, Some(progress), Some(interrupt)).map_err(|e| match e {
+        PumpError::Read(e) => Error::io("cannot read what incus export writes", e),
+        PumpError::Write(e) => Error::io(format!("cannot write {}", target.describe()), e),
+        PumpError::Interrupted(signal) => Error::interrupted(signal),
+    })
 }
 
 /// Where the backup goes: stdout, or a hidden partial file renamed to its final name when
@@ -253,33 +278,5 @@ impl Drop for Target {
         if let (false, Output::File { partial, .. }) = (self.committed, &self.output) {
             let _ = fs::remove_file(partial);
         }
-    }
-}
-
-/// Bytes in binary units, for messages.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_ls_h() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(633 * 1024 * 1024), "633.0 MiB");
     }
 }

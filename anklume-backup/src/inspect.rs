@@ -4,12 +4,12 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
 
+use anklume_common::progress::human_size;
 use anklume_common::{Error, Interrupt, Result};
 use serde::Serialize;
 
 use crate::archive::{self, Packing};
 use crate::cli::{Format, ListArgs, VerifyArgs};
-use crate::create::human_size;
 use crate::{Keys, crypto, open_input};
 
 pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
@@ -52,7 +52,9 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-fn damaged(encrypted: bool, why: &str) -> Error {
+/// A backup that cannot be read through: "does not decrypt" is one of the possible reasons
+/// only when it is encrypted.
+pub fn damaged(encrypted: bool, why: &str) -> Error {
     let what = if encrypted {
         "the backup does not decrypt or is damaged"
     } else {

@@ -15,23 +15,20 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use anklume_common::{Error, Incus, Interrupt, InterruptibleReader, Resolver, Result};
+use anklume_common::{Error, Interrupt, InterruptibleReader, Result, Session};
 
 pub use cli::{Cli, Command, Compression, CreateArgs, Format, ListArgs, RestoreArgs, VerifyArgs};
 
 /// Runs the command line; the exit status on success is 0.
 pub fn run(cli: &Cli) -> Result<u8> {
-    let interrupt = Interrupt::catch()?;
-    let incus = Incus::from_env().with_interrupt(interrupt.clone());
-    let resolver = Resolver::new(incus);
+    let session = Session::start()?;
     let done = match &cli.command {
-        Command::Create(args) => create::create(&resolver, &interrupt, args),
-        Command::Restore(args) => restore::restore(&resolver, &interrupt, args),
-        Command::Verify(args) => inspect::verify(&interrupt, args),
+        Command::Create(args) => create::create(&session, args),
+        Command::Restore(args) => restore::restore(&session, args),
+        Command::Verify(args) => inspect::verify(&session.interrupt, args),
         Command::List(args) => inspect::list(args),
     };
-    // Whatever broke after a signal (a pipe, a read), the signal is the reason.
-    done.map_err(|error| interrupt.signal().map_or(error, Error::interrupted))?;
+    session.conclude(done)?;
     Ok(0)
 }
 

@@ -1,139 +1,41 @@
 //! `restore`: a backup, decrypted in memory as it streams, imported under a temporary name,
 //! then given its name; nothing is kept unless the whole stream was authenticated.
 
-use std::io::{self, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{Read, Write};
 
-use anklume_common::api::encode;
+use anklume_common::error::warn;
 use anklume_common::progress::Progress;
+use anklume_common::pump::{PumpError, pump};
 use anklume_common::reference::check_instance_name;
-use anklume_common::{Call, Error, InstanceRef, Interrupt, Pipes, Resolver, Result};
+use anklume_common::{Error, Incus, InstanceRef, Located, Result, Session, temp};
 
 use crate::archive::{self, Packing};
 use crate::cli::RestoreArgs;
+use crate::inspect::damaged;
 use crate::{Keys, open_input};
 
 /// How much of the archive may be held while looking for its index (Incus writes it first).
 const INDEX_SEARCH_LIMIT: usize = 64 * 1024 * 1024;
 
-pub fn restore(resolver: &Resolver, interrupt: &Interrupt, args: &RestoreArgs) -> Result<()> {
-    if let Some(name) = &args.name {
-        check_instance_name(name).map_err(Error::usage)?;
-    }
+pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     let keys = Keys::from_files(&args.key_file, args.passphrase_file.as_deref())?;
-    let (plain, encrypted) = open_input(args.input(), interrupt, &keys)?;
+    let (plain, encrypted) = open_input(args.input(), &session.interrupt, &keys)?;
+    let (name, stream) = name_and_stream(plain, args)?;
+    let replace = must_replace(session, &name, args)?;
 
-    let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
-        .map_err(|e| Error::io("cannot read the backup", e))?;
-    let packing = Packing::sniff(&prefix);
-    // The archive is checked whole as it streams; its end reaches the import only if sound.
-    let plain: Box<dyn Read> = match packing {
-        Some(packing) => Box::new(archive::Checked::new(plain, packing)),
-        None => Box::new(plain),
-    };
-    let (name, stream): (String, Box<dyn Read>) = match (&args.name, packing) {
-        (Some(name), _) => (name.clone(), plain),
-        (None, Some(packing)) => {
-            let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
-            check_instance_name(&index.name).map_err(Error::failure)?;
-            (index.name, Box::new(whole))
-        }
-        (None, None) => {
-            return Err(
-                Error::failure("cannot find the instance's name: unknown compression")
-                    .with_hint("name the instance with --name"),
-            );
-        }
-    };
-
-    // Names are unique across projects: any existing holder is checked before anything runs.
-    let holders = resolver.projects_of(&InstanceRef {
+    let temporary = Located {
         remote: None,
-        name: name.clone(),
-    })?;
-    let replace = match holders.as_slice() {
-        [] => false,
-        [only] if args.force && *only == args.project => true,
-        [only] if args.force => {
-            return Err(Error::failure(format!(
-                "instance '{name}' exists in project '{only}', not in '{}': --force replaces an instance of the target project only",
-                args.project
-            )));
-        }
-        _ => {
-            return Err(Error::failure(format!(
-                "instance '{name}' already exists (project {})",
-                holders.join(", ")
-            ))
-            .with_hint("restore under another name with --name NEW, or replace it with --force"));
-        }
+        project: args.project.clone(),
+        name: temp::instance_name(&session.resolver, None, &name, "restoring")?,
     };
-
-    let incus = resolver.incus();
-    let temporary = temporary_name(&name);
-    let mut import_args = vec![
-        "import".to_owned(),
-        "-".to_owned(),
-        temporary.clone(),
-        "--quiet".to_owned(),
-    ];
-    if let Some(pool) = &args.storage {
-        import_args.extend(["--storage".to_owned(), pool.clone()]);
-    }
-    let call = Call::new("import", import_args)
-        .instance(&temporary)
-        .project(&args.project);
-    let imported = (|| {
-        let mut import = incus.stream(&call, Pipes::Stdin)?;
-        let mut stdin = import
-            .take_stdin()
-            .ok_or_else(|| Error::failure("incus import has no input pipe"))?;
-        let label = format!("restoring {name}");
-        let mut progress = Progress::new(label, None, args.quiet);
-        let fed = feed(stream, &mut stdin, &mut progress, encrypted);
-        progress.finish();
-        match fed {
-            Ok(()) => {}
-            // The import stopped reading: its own reason (an unknown project, a full pool)
-            // says more than the broken pipe.
-            Err(Fed::Refused(error)) => {
-                drop(stdin);
-                return Err(import.finish().err().unwrap_or(error));
-            }
-            // The import gets its end of stream only once everything was read and
-            // authenticated; here it is killed (dropped) mid-upload, and Incus creates nothing.
-            Err(Fed::Unreadable(error)) => return Err(error),
+    let cleanup = session.incus().uninterruptible();
+    if let Err(error) = import(session, &temporary, stream, encrypted, args) {
+        if let Err(left) = cleanup.destroy(&temporary) {
+            warn(&left);
         }
-        interrupt.check()?;
-        drop(stdin);
-        import.finish()
-    })();
-    let cleanup = incus.uninterruptible();
-    if let Err(error) = imported {
-        delete_if_present(&cleanup, &temporary, &args.project);
         return Err(error);
     }
-
-    if replace {
-        let call = Call::new("delete", ["delete", "--force", name.as_str()])
-            .instance(&name)
-            .project(&args.project);
-        if let Err(error) = cleanup.output(&call) {
-            return Err(error.with_hint(format!(
-                "the backup is imported as '{temporary}' in project '{}'",
-                args.project
-            )));
-        }
-    }
-    let call = Call::new("rename", ["rename", temporary.as_str(), name.as_str()])
-        .instance(&temporary)
-        .project(&args.project);
-    cleanup.output(&call).map_err(|error| {
-        error.with_hint(format!(
-            "the backup is imported as '{temporary}' in project '{}'; rename it with incus rename",
-            args.project
-        ))
-    })?;
+    take_its_name(&cleanup, &temporary, &name, replace)?;
     eprintln!(
         "anklume-backup: restored {name} (project {}){}",
         args.project,
@@ -147,79 +49,121 @@ pub fn restore(resolver: &Resolver, interrupt: &Interrupt, args: &RestoreArgs) -
     Ok(())
 }
 
-/// Why streaming into the import stopped.
-enum Fed {
-    /// The backup could not be read, decrypted or authenticated.
-    Unreadable(Error),
-    /// `incus import` stopped taking it.
-    Refused(Error),
-}
-
-/// Streams the backup into the import.
-fn feed(
-    mut stream: Box<dyn Read>,
-    sink: &mut dyn Write,
-    progress: &mut Progress,
-    encrypted: bool,
-) -> std::result::Result<(), Fed> {
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) => {
-                let what = if encrypted {
-                    "the backup does not decrypt or is damaged"
-                } else {
-                    "the backup is damaged"
-                };
-                return Err(Fed::Unreadable(
-                    Error::failure(format!("{what}: {e}")).with_hint(
-                        "nothing was restored; check the file with anklume-backup verify",
-                    ),
-                ));
-            }
-        };
-        sink.write_all(&buf[..n])
-            .map_err(|e| Fed::Refused(Error::io("cannot send the backup to incus import", e)))?;
-        progress.advance(n as u64);
-    }
-}
-
-/// `NAME-restoring-XXXX`, within Incus's 63 characters.
-fn temporary_name(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    let suffix = format!("-restoring-{:04x}", (nanos ^ std::process::id()) & 0xffff);
-    let keep = 63 - suffix.len();
-    let head = name.get(..keep.min(name.len())).unwrap_or(name);
-    format!("{}{suffix}", head.trim_end_matches('-'))
-}
-
-fn delete_if_present(incus: &anklume_common::Incus, name: &str, project: &str) {
-    let path = format!("/1.0/instances/{name}?project={}", encode(project));
-    if incus.query::<serde_json::Value>(None, &path).is_ok() {
-        let call = Call::new("delete", ["delete", "--force", name])
-            .instance(name)
-            .project(project);
-        if let Err(error) = incus.output(&call) {
-            let _ = writeln!(io::stderr(), "anklume-backup: {error}");
+/// The instance's name (`--name`, else the one the backup records) and the backup's stream,
+/// checked whole as it streams: its end reaches the import only if the archive is sound.
+fn name_and_stream(
+    plain: Box<dyn Read + Send + Sync>,
+    args: &RestoreArgs,
+) -> Result<(String, Box<dyn Read>)> {
+    let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
+        .map_err(|e| Error::io("cannot read the backup", e))?;
+    let packing = Packing::sniff(&prefix);
+    let plain: Box<dyn Read> = match packing {
+        Some(packing) => Box::new(archive::Checked::new(plain, packing)),
+        None => Box::new(plain),
+    };
+    match (&args.name, packing) {
+        (Some(name), _) => Ok((name.clone(), plain)),
+        (None, Some(packing)) => {
+            let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
+            check_instance_name(&index.name).map_err(Error::failure)?;
+            Ok((index.name, Box::new(whole)))
         }
+        (None, None) => Err(
+            Error::failure("cannot find the instance's name: unknown compression")
+                .with_hint("name the instance with --name"),
+        ),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temporary_names_stay_valid_instance_names() {
-        let short = temporary_name("web");
-        assert!(short.starts_with("web-restoring-"), "{short}");
-        assert_eq!(check_instance_name(&short), Ok(()));
-        let long = temporary_name(&"a".repeat(63));
-        assert!(long.len() <= 63);
-        assert_eq!(check_instance_name(&long), Ok(()));
+/// Names are unique across projects: any existing holder is checked before anything runs.
+/// `Ok(true)` when `--force` replaces the instance of that name in the target project.
+fn must_replace(session: &Session, name: &str, args: &RestoreArgs) -> Result<bool> {
+    let holders = session.resolver.projects_of(&InstanceRef {
+        remote: None,
+        name: name.to_owned(),
+    })?;
+    match holders.as_slice() {
+        [] => Ok(false),
+        [only] if args.force && *only == args.project => Ok(true),
+        [only] if args.force => Err(Error::failure(format!(
+            "instance '{name}' exists in project '{only}', not in '{}': --force replaces an instance of the target project only",
+            args.project
+        ))),
+        _ => Err(Error::failure(format!(
+            "instance '{name}' already exists (project {})",
+            holders.join(", ")
+        ))
+        .with_hint("restore under another name with --name NEW, or replace it with --force")),
     }
+}
+
+/// Streams the backup into `incus import` as `temporary`.
+fn import(
+    session: &Session,
+    temporary: &Located,
+    stream: Box<dyn Read>,
+    encrypted: bool,
+    args: &RestoreArgs,
+) -> Result<()> {
+    let mut import = session.incus().import(temporary, args.storage.as_deref())?;
+    let mut stdin = import
+        .take_stdin()
+        .ok_or_else(|| Error::failure("incus import has no input pipe"))?;
+    let label = format!("restoring {}", temporary.name);
+    let mut progress = Progress::new(label, None, args.quiet);
+    let mut stream = stream;
+    let fed = pump(&mut stream, &mut stdin, Some(&mut progress), None);
+    progress.finish();
+    let unread = match fed {
+        Ok(_) => session.interrupt.check().err(),
+        // The import stopped reading: its own reason (an unknown project, a full pool) says
+        // more than the broken pipe.
+        Err(PumpError::Write(e)) => {
+            drop(stdin);
+            let refused = Error::io("cannot send the backup to incus import", e);
+            return Err(import.finish().err().unwrap_or(refused));
+        }
+        Err(PumpError::Read(e)) => Some(
+            damaged(encrypted, &e.to_string())
+                .with_hint("nothing was restored; check the file with anklume-backup verify"),
+        ),
+        Err(PumpError::Interrupted(signal)) => Some(Error::interrupted(signal)),
+    };
+    if let Some(error) = unread {
+        // The import gets its end of stream only once everything was read and authenticated:
+        // here it is killed before its input closes, so that it cannot take a clean end of a
+        // truncated stream as complete, and Incus creates nothing.
+        drop(import);
+        drop(stdin);
+        return Err(error);
+    }
+    stdin
+        .flush()
+        .map_err(|e| Error::io("cannot send the backup to incus import", e))?;
+    drop(stdin);
+    import.finish()
+}
+
+/// Renames the imported `temporary` to `name`, replacing the instance of that name first when
+/// `replace`.
+fn take_its_name(incus: &Incus, temporary: &Located, name: &str, replace: bool) -> Result<()> {
+    let kept = || {
+        format!(
+            "the backup is imported as '{}' in project '{}'",
+            temporary.name, temporary.project
+        )
+    };
+    if replace {
+        let old = Located {
+            name: name.to_owned(),
+            ..temporary.clone()
+        };
+        incus
+            .destroy(&old)
+            .map_err(|error| error.with_hint(kept()))?;
+    }
+    incus
+        .rename(temporary, name)
+        .map_err(|error| error.with_hint(format!("{}; rename it with incus rename", kept())))
 }

@@ -12,12 +12,13 @@ use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::incus::{Call, Incus, Pipes, Stream};
+use crate::url::ApiPath;
 
 /// How long `incus remote proxy` may take to open its socket (it usually takes 20 ms).
 const PROXY_START_LIMIT: Duration = Duration::from_secs(15);
@@ -36,7 +37,7 @@ impl ApiProxy {
     pub fn start(incus: &Incus, remote: Option<&str>) -> Result<Self> {
         let remote = match remote {
             Some(remote) => remote.to_owned(),
-            None => default_remote(incus)?,
+            None => incus.default_remote()?,
         };
         let dir = PrivateDir::create()?;
         let socket = dir.0.join("api.socket");
@@ -61,7 +62,7 @@ impl ApiProxy {
 
     /// `GET path` with `Upgrade: protocol`; on `101 Switching Protocols` the connection is
     /// handed over to that protocol. `what` names the target in messages.
-    pub fn upgrade(&self, path: &str, protocol: &str, what: &str) -> Result<UnixStream> {
+    pub fn upgrade(&self, path: &ApiPath, protocol: &str, what: &str) -> Result<UnixStream> {
         let failed = |e: io::Error| Error::io(format!("cannot reach the files of {what}"), e);
         let mut conn = UnixStream::connect(&self.socket).map_err(failed)?;
         let request = format!(
@@ -138,10 +139,7 @@ impl PrivateDir {
             .map(PathBuf::from)
             .filter(|dir| dir.is_dir())
             .unwrap_or_else(std::env::temp_dir);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |t| t.subsec_nanos());
-        let dir = base.join(format!("anklume-{}-{nanos:08x}", std::process::id()));
+        let dir = base.join(format!("anklume-{}", crate::temp::unique_suffix()));
         DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -154,18 +152,6 @@ impl Drop for PrivateDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-/// The remote that bare instance names refer to (`incus remote get-default`).
-fn default_remote(incus: &Incus) -> Result<String> {
-    let call = Call::new("find the default remote", ["remote", "get-default"]);
-    let name = String::from_utf8_lossy(&incus.output(&call)?)
-        .trim()
-        .to_owned();
-    if name.is_empty() {
-        return Err(Error::failure("incus remote get-default printed nothing"));
-    }
-    Ok(name)
 }
 
 /// Reads an HTTP response head, byte by byte so that nothing after it is consumed.
@@ -202,28 +188,9 @@ fn api_error(body: &[u8]) -> Option<String> {
         .filter(|error| !error.is_empty())
 }
 
-/// Percent-encodes a URL query value or path segment.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encoding_keeps_unreserved_characters_only() {
-        assert_eq!(encode("web-1_a.b~c"), "web-1_a.b~c");
-        assert_eq!(encode("my project/é"), "my%20project%2F%C3%A9");
-    }
 
     #[test]
     fn incus_error_answers_give_their_message() {

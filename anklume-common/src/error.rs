@@ -18,6 +18,106 @@ pub enum ErrorKind {
     Interrupted(i32),
 }
 
+/// What Incus (or an instance's SFTP server) refused, in types: the one place where Incus's
+/// message text is read is [`Fault::of_incus_message`]; callers match on these instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The object does not exist (or this client may not see it).
+    NotFound(Object),
+    /// An object of that name exists already.
+    AlreadyExists,
+    /// Another operation on the instance runs; trying again later may succeed.
+    Busy,
+    /// A clean stop did not end within its time limit.
+    TimedOut,
+    /// A remote image server cannot be reached.
+    Unreachable,
+    /// The instance's profiles give it no root disk.
+    NoRootDisk,
+    /// A virtual machine was asked from a container image.
+    NotAVmImage,
+    /// The daemon does not answer on its socket.
+    NoDaemon,
+    /// The user may not do this.
+    Forbidden,
+    /// Any other refusal.
+    Refused,
+}
+
+/// What a [`Fault::NotFound`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    Project,
+    Instance,
+    Snapshot,
+    Image,
+    StoragePool,
+    Profile,
+    Network,
+    /// A file or directory inside an instance.
+    File,
+    Other,
+}
+
+impl Fault {
+    /// Classifies Incus's own `Error:` line. Each pattern was seen from Incus 6.0.
+    pub fn of_incus_message(line: &str) -> Self {
+        let has = |text: &str| line.contains(text);
+        if has("daemon doesn't appear to be started") || has("unix.socket") {
+            Self::NoDaemon
+        } else if has("not authorized") || has("permission denied") {
+            Self::Forbidden
+        } else if has("already exists") || has("UNIQUE constraint failed") {
+            Self::AlreadyExists
+        } else if has("is busy running") && has("Failed creating instance record") {
+            // A competing create holds the name.
+            Self::AlreadyExists
+        } else if has("is busy running") {
+            Self::Busy
+        } else if has("context deadline exceeded") || has("Failed shutting down") {
+            Self::TimedOut
+        } else if has("Failed getting remote image info") {
+            Self::Unreachable
+        } else if has("No root device could be found") {
+            Self::NoRootDisk
+        } else if has("Asked for a VM but image is of type container") {
+            Self::NotAVmImage
+        } else if has("Requested profile") || has("Profile not found") {
+            Self::NotFound(Object::Profile)
+        } else if has("not found") {
+            Self::NotFound(Object::of_not_found(line))
+        } else {
+            Self::Refused
+        }
+    }
+}
+
+impl Object {
+    /// What a "... not found" line of Incus is about: the innermost cause, which Incus writes
+    /// last ("Failed to fetch instance "x" in project "p": Project not found").
+    fn of_not_found(line: &str) -> Self {
+        let cause = line.rsplit(": ").next().unwrap_or(line);
+        let about = |word: &str| cause.starts_with(word);
+        if about("Project") {
+            Self::Project
+        } else if about("Instance_snapshot") || about("Instance snapshot") || about("Snapshot") {
+            Self::Snapshot
+        } else if about("Instance") {
+            Self::Instance
+        } else if about("Image") {
+            Self::Image
+        } else if about("Storage pool") {
+            Self::StoragePool
+        } else if about("Network") {
+            Self::Network
+        } else if about("Profile") {
+            Self::Profile
+        } else {
+            Self::Other
+        }
+    }
+}
+
 /// What failed, for what, and optionally what to do next.
 #[derive(Debug)]
 pub struct Error {
@@ -25,6 +125,7 @@ pub struct Error {
     message: String,
     hint: Option<String>,
     incus_message: Option<String>,
+    fault: Option<Fault>,
     /// Our stdout's reader went away: the end of a pipeline, not a failure.
     stdout_closed: bool,
 }
@@ -67,7 +168,19 @@ impl Error {
 
     pub(crate) fn from_incus(message: String, incus_message: Option<String>) -> Self {
         let mut error = Self::failure(message);
+        error.fault = Some(
+            incus_message
+                .as_deref()
+                .map_or(Fault::Refused, Fault::of_incus_message),
+        );
         error.incus_message = incus_message;
+        error
+    }
+
+    /// A refusal of a known kind, with its message.
+    pub fn refused(fault: Fault, message: impl Into<String>) -> Self {
+        let mut error = Self::failure(message);
+        error.fault = Some(fault);
         error
     }
 
@@ -77,6 +190,7 @@ impl Error {
             message,
             hint: None,
             incus_message: None,
+            fault: None,
             stdout_closed: false,
         }
     }
@@ -86,6 +200,14 @@ impl Error {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// The message with its hint in parentheses, for clap's one-line value errors.
+    pub fn with_hint_inline(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{} ({hint})", self.message),
+            None => self.message.clone(),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -100,9 +222,25 @@ impl Error {
         self.hint.as_deref()
     }
 
-    /// Incus's own `Error: ...` line (without the prefix), when Incus reported the failure.
+    /// Incus's own `Error: ...` line (without the prefix), when Incus reported the failure:
+    /// for messages only; decide on [`Error::fault`].
     pub fn incus_message(&self) -> Option<&str> {
         self.incus_message.as_deref()
+    }
+
+    /// What Incus or the SFTP server refused, when the failure is theirs.
+    pub fn fault(&self) -> Option<Fault> {
+        self.fault
+    }
+
+    /// Whether Incus refused because of `fault`.
+    pub fn is(&self, fault: Fault) -> bool {
+        self.fault == Some(fault)
+    }
+
+    /// Whether the failure is that something does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.fault, Some(Fault::NotFound(_)))
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -143,6 +281,21 @@ pub fn report(tool: &str, error: &Error, out: &mut dyn Write) -> io::Result<()> 
         writeln!(out, "hint: {hint}")?;
     }
     Ok(())
+}
+
+/// The name of the running program (`anklume-disp`...), for messages of the shared library.
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "anklume".to_owned())
+}
+
+/// Reports `error` on stderr as a warning: the work goes on (or is cleaning up).
+pub fn warn(error: &Error) {
+    // Nothing more can be done if stderr itself is gone.
+    let _ = report(&program_name(), error, &mut io::stderr().lock());
 }
 
 /// Runs a tool's body and maps its outcome to the process exit status.
@@ -190,6 +343,54 @@ mod tests {
     #[test]
     fn report_without_hint_is_one_line() {
         assert_eq!(reported(&Error::failure("boom")), "anklume-xfer: boom\n");
+    }
+
+    #[test]
+    fn incus_messages_are_classified() {
+        let cases = [
+            (
+                "Failed to fetch instance \"x\" in project \"p\": Instance not found",
+                Fault::NotFound(Object::Instance),
+            ),
+            (
+                "Failed checking instance exists \"local:x\": Failed to fetch instance \"x\" in project \"p?y\": Project not found",
+                Fault::NotFound(Object::Project),
+            ),
+            ("Image \"debian\" not found", Fault::NotFound(Object::Image)),
+            (
+                "Storage pool not found",
+                Fault::NotFound(Object::StoragePool),
+            ),
+            (
+                "Failed loading snapshot: Instance_snapshot not found",
+                Fault::NotFound(Object::Snapshot),
+            ),
+            (
+                "Failed creating instance record: Failed initializing instance: Failed getting root disk: No root device could be found",
+                Fault::NoRootDisk,
+            ),
+            (
+                "Instance is busy running a \"start\" operation",
+                Fault::Busy,
+            ),
+            (
+                "Failed creating instance record: Instance is busy running a \"create\" operation",
+                Fault::AlreadyExists,
+            ),
+            ("Instance \"web\" already exists", Fault::AlreadyExists),
+            (
+                "Failed shutting down instance: context deadline exceeded",
+                Fault::TimedOut,
+            ),
+            (
+                "Requested profile \"gui\" doesn't exist",
+                Fault::NotFound(Object::Profile),
+            ),
+            ("something new", Fault::Refused),
+        ];
+        for (line, fault) in cases {
+            assert_eq!(Fault::of_incus_message(line), fault, "{line}");
+        }
     }
 
     #[test]

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::interrupt::Interrupt;
+use crate::url::ApiPath;
 
 /// Environment variable naming the `incus` binary to run instead of the one on PATH.
 pub const INCUS_ENV: &str = "ANKLUME_INCUS";
@@ -179,10 +180,10 @@ impl Incus {
 
     /// `incus query [remote:]PATH`, its JSON answer decoded as `T`. The project, when needed,
     /// is part of `path` (`?project=P`): `incus query` refuses `--project`.
-    pub fn query<T: DeserializeOwned>(&self, remote: Option<&str>, path: &str) -> Result<T> {
+    pub fn query<T: DeserializeOwned>(&self, remote: Option<&str>, path: &ApiPath) -> Result<T> {
         let target = match remote {
             Some(remote) => format!("{remote}:{path}"),
-            None => path.to_owned(),
+            None => path.to_string(),
         };
         let call = Call::new(format!("query {target}"), ["query", target.as_str()]);
         let stdout = self.output(&call)?;
@@ -375,11 +376,15 @@ fn failure(call: &Call, status: ExitStatus, stderr: &str) -> Error {
     let reason = incus_line
         .clone()
         .unwrap_or_else(|| format!("incus exited with {status}"));
-    let hint = incus_line.as_deref().and_then(hint_for);
     let error = Error::from_incus(format!("cannot {}: {reason}", call.describe()), incus_line);
-    match hint {
-        Some(hint) => error.with_hint(hint),
-        None => error,
+    match error.fault() {
+        Some(Fault::NoDaemon) => error.with_hint(
+            "start the Incus daemon (`systemctl start incus`) and check that `incus info` answers",
+        ),
+        Some(Fault::Forbidden) => {
+            error.with_hint("run as a member of the 'incus-admin' group, or as root")
+        }
+        _ => error,
     }
 }
 
@@ -391,21 +396,6 @@ pub fn incus_error_line(stderr: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix("Error: "))
         .or_else(|| lines().next_back())
         .map(str::to_owned)
-}
-
-fn hint_for(incus_line: &str) -> Option<String> {
-    if incus_line.contains("daemon doesn't appear to be started")
-        || incus_line.contains("unix.socket")
-    {
-        return Some(
-            "start the Incus daemon (`systemctl start incus`) and check that `incus info` answers"
-                .into(),
-        );
-    }
-    if incus_line.contains("not authorized") || incus_line.contains("permission denied") {
-        return Some("run as a member of the 'incus-admin' group, or as root".into());
-    }
-    None
 }
 
 fn read_tail_in_background<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<String> {

@@ -94,25 +94,30 @@ pub fn render(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> 
     match total {
         Some(total) if total > 0 => format!(
             "{label}  {} / {}  {}%  {}/s",
-            bytes(done as f64),
-            bytes(total as f64),
+            human_size(done),
+            human_size(total),
             (done.min(total) * 100) / total,
-            bytes(rate)
+            human_size(rate as u64)
         ),
-        _ => format!("{label}  {}  {}/s", bytes(done as f64), bytes(rate)),
+        _ => format!(
+            "{label}  {}  {}/s",
+            human_size(done),
+            human_size(rate as u64)
+        ),
     }
 }
 
-fn bytes(n: f64) -> String {
+/// Bytes in binary units, as `ls -h` shows them: `512 B`, `1.5 KiB`, `633.0 MiB`.
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n;
+    let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
     if unit == 0 {
-        format!("{value:.0} B")
+        format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
@@ -138,6 +143,13 @@ mod tests {
             render("pull", 512, None, Duration::from_secs(1)),
             "pull  512 B  512 B/s"
         );
+    }
+
+    #[test]
+    fn sizes_read_like_ls_h() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(633 * 1024 * 1024), "633.0 MiB");
     }
 
     #[test]

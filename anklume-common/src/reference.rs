@@ -70,11 +70,6 @@ pub fn check_project_name(project: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// clap value parser for `--project` and `--domain`.
-pub fn project_name(input: &str) -> Result<String, String> {
-    check_project_name(input).map(|()| input.to_owned())
-}
-
 fn check_remote_name(remote: &str) -> Result<(), String> {
     if remote.is_empty() {
         return Err("empty remote name before ':'".into());

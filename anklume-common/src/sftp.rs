@@ -11,10 +11,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::api::{ApiProxy, encode};
-use crate::error::{Error, Result};
+use crate::api::ApiProxy;
+use crate::error::{Error, Fault, Object, Result};
 use crate::interrupt::Interrupt;
 use crate::resolve::Located;
+use crate::url::ApiPath;
 
 const SSH_FXP_INIT: u8 = 1;
 const SSH_FXP_VERSION: u8 = 2;
@@ -109,18 +110,18 @@ impl Attrs {
 
 /// Why an SFTP request failed: the server's status code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub code: u32,
-    pub message: String,
+struct Status {
+    code: u32,
+    message: String,
 }
 
 impl Status {
-    pub fn is_not_found(&self) -> bool {
+    fn is_not_found(&self) -> bool {
         self.code == SSH_FX_NO_SUCH_FILE
     }
 
     /// A reason in the words of `ls` and `cp`.
-    pub fn reason(&self) -> String {
+    fn reason(&self) -> String {
         match self.code {
             SSH_FX_NO_SUCH_FILE => "no such file or directory".into(),
             SSH_FX_PERMISSION_DENIED => "permission denied".into(),
@@ -130,9 +131,9 @@ impl Status {
     }
 }
 
-/// The outcome of one request: transport trouble is an [`Error`]; the server refusing is a
-/// [`Status`] the caller turns into a message about its file.
-pub type Reply<T> = Result<std::result::Result<T, Status>>;
+/// The outcome of one request inside this module: transport trouble is an [`Error`]; the
+/// server refusing is a [`Status`], which [`Sftp::named`] turns into an error about the file.
+type Reply<T> = Result<std::result::Result<T, Status>>;
 
 /// An SFTP session with one instance.
 pub struct Sftp {
@@ -163,11 +164,8 @@ impl Sftp {
         interrupt: Option<Interrupt>,
     ) -> Result<Self> {
         let label = instance.incus_name();
-        let path = format!(
-            "/1.0/instances/{}/sftp?project={}",
-            encode(&instance.name),
-            encode(&instance.project)
-        );
+        let path = ApiPath::new(&["instances", &instance.name, "sftp"])
+            .in_project(Some(&instance.project));
         let conn = proxy.upgrade(&path, "sftp", &label)?;
         for timeout in [
             conn.set_read_timeout(Some(POLL)),
@@ -197,13 +195,15 @@ impl Sftp {
     }
 
     /// Attributes of `path` itself (a symlink is not followed); `None` if it does not exist.
-    pub fn lstat(&mut self, path: &str) -> Reply<Option<Attrs>> {
-        self.stat_with(SSH_FXP_LSTAT, path)
+    pub fn lstat(&mut self, path: &str) -> Result<Option<Attrs>> {
+        let reply = self.stat_with(SSH_FXP_LSTAT, path);
+        self.named("examine", path, reply)
     }
 
     /// Attributes of `path`, symlinks followed; `None` if it does not exist.
-    pub fn stat(&mut self, path: &str) -> Reply<Option<Attrs>> {
-        self.stat_with(SSH_FXP_STAT, path)
+    pub fn stat(&mut self, path: &str) -> Result<Option<Attrs>> {
+        let reply = self.stat_with(SSH_FXP_STAT, path);
+        self.named("examine", path, reply)
     }
 
     fn stat_with(&mut self, request: u8, path: &str) -> Reply<Option<Attrs>> {
@@ -218,7 +218,12 @@ impl Sftp {
     }
 
     /// The entries of directory `path` (without `.` and `..`), sorted by name.
-    pub fn read_dir(&mut self, path: &str) -> Reply<Vec<(String, Attrs)>> {
+    pub fn read_dir(&mut self, path: &str) -> Result<Vec<(String, Attrs)>> {
+        let reply = self.read_dir_reply(path);
+        self.named("read directory", path, reply)
+    }
+
+    fn read_dir_reply(&mut self, path: &str) -> Reply<Vec<(String, Attrs)>> {
         let mut body = Vec::new();
         put_str(&mut body, path.as_bytes());
         let handle = match expect_handle(self.call(SSH_FXP_OPENDIR, &body)?) {
@@ -255,7 +260,12 @@ impl Sftp {
     }
 
     /// The target of symlink `path`, exactly as stored.
-    pub fn read_link(&mut self, path: &str) -> Reply<String> {
+    pub fn read_link(&mut self, path: &str) -> Result<String> {
+        let reply = self.read_link_reply(path);
+        self.named("read symlink", path, reply)
+    }
+
+    fn read_link_reply(&mut self, path: &str) -> Reply<String> {
         let mut body = Vec::new();
         put_str(&mut body, path.as_bytes());
         let packet = self.call(SSH_FXP_READLINK, &body)?;
@@ -268,13 +278,12 @@ impl Sftp {
     }
 
     /// Opens `path` for reading.
-    pub fn open_read(&mut self, path: &str) -> Reply<FileReader<'_>> {
-        let handle = match self.open_file(path, OPEN_READ, &Attrs::default())? {
-            Ok(handle) => handle,
-            Err(status) => return Ok(Err(status)),
-        };
-        Ok(Ok(FileReader {
+    pub fn open_read(&mut self, path: &str) -> Result<FileReader<'_>> {
+        let reply = self.open_file(path, OPEN_READ, &Attrs::default());
+        let handle = self.named("read", path, reply)?;
+        Ok(FileReader {
             sftp: self,
+            path: path.to_owned(),
             handle,
             next_offset: 0,
             in_flight: VecDeque::new(),
@@ -284,28 +293,27 @@ impl Sftp {
             eof: false,
             window: 2,
             resume_at: None,
-        }))
+        })
     }
 
     /// Creates `path` (it must not exist) with permissions `mode` and opens it for writing.
-    pub fn create(&mut self, path: &str, mode: u32) -> Reply<FileWriter<'_>> {
+    pub fn create(&mut self, path: &str, mode: u32) -> Result<FileWriter<'_>> {
         let attrs = Attrs {
             mode: Some(mode),
             ..Attrs::default()
         };
         let flags = OPEN_WRITE | OPEN_CREAT | OPEN_TRUNC | OPEN_EXCL;
-        let handle = match self.open_file(path, flags, &attrs)? {
-            Ok(handle) => handle,
-            Err(status) => return Ok(Err(status)),
-        };
-        Ok(Ok(FileWriter {
+        let reply = self.open_file(path, flags, &attrs);
+        let handle = self.named("create", path, reply)?;
+        Ok(FileWriter {
             sftp: self,
+            path: path.to_owned(),
             handle,
             offset: 0,
             buffer: Vec::with_capacity(CHUNK),
             in_flight: VecDeque::new(),
             refused: None,
-        }))
+        })
     }
 
     fn open_file(&mut self, path: &str, flags: u32, attrs: &Attrs) -> Reply<Vec<u8>> {
@@ -323,7 +331,12 @@ impl Sftp {
     }
 
     /// Creates directory `path` with permissions `mode`.
-    pub fn mkdir(&mut self, path: &str, mode: u32) -> Reply<()> {
+    pub fn mkdir(&mut self, path: &str, mode: u32) -> Result<()> {
+        let reply = self.mkdir_reply(path, mode);
+        self.named("create directory", path, reply)
+    }
+
+    fn mkdir_reply(&mut self, path: &str, mode: u32) -> Reply<()> {
         let mut body = Vec::new();
         put_str(&mut body, path.as_bytes());
         put_attrs(
@@ -337,7 +350,12 @@ impl Sftp {
     }
 
     /// Creates symlink `link` pointing to `target`.
-    pub fn symlink(&mut self, target: &str, link: &str) -> Reply<()> {
+    pub fn symlink(&mut self, target: &str, link: &str) -> Result<()> {
+        let reply = self.symlink_reply(target, link);
+        self.named("create symlink", link, reply)
+    }
+
+    fn symlink_reply(&mut self, target: &str, link: &str) -> Reply<()> {
         // OpenSSH swapped the two arguments of the draft, and every server followed it:
         // target first, then the link's own path.
         let mut body = Vec::new();
@@ -349,7 +367,12 @@ impl Sftp {
     /// Sets what `attrs` carries on `path` (symlinks followed), in two requests: the owner
     /// first, as changing it clears setuid and setgid; then permissions and time. (Incus 6.0's
     /// server also fails with "chown: invalid argument" when one request carries owner and time.)
-    pub fn set_attrs(&mut self, path: &str, attrs: &Attrs) -> Reply<()> {
+    pub fn set_attrs(&mut self, path: &str, attrs: &Attrs) -> Result<()> {
+        let reply = self.set_attrs_reply(path, attrs);
+        self.named("set owner and mode of", path, reply)
+    }
+
+    fn set_attrs_reply(&mut self, path: &str, attrs: &Attrs) -> Reply<()> {
         let steps = [
             Attrs {
                 uid: attrs.uid,
@@ -374,7 +397,12 @@ impl Sftp {
     }
 
     /// Renames `from` to `to`, replacing `to` atomically if it exists (POSIX rename).
-    pub fn rename(&mut self, from: &str, to: &str) -> Reply<()> {
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let reply = self.rename_reply(from, to);
+        self.named("replace", to, reply)
+    }
+
+    fn rename_reply(&mut self, from: &str, to: &str) -> Reply<()> {
         let mut body = Vec::new();
         put_str(&mut body, b"posix-rename@openssh.com");
         put_str(&mut body, from.as_bytes());
@@ -383,7 +411,12 @@ impl Sftp {
     }
 
     /// Makes `link` a second name of the file `existing`.
-    pub fn hard_link(&mut self, existing: &str, link: &str) -> Reply<()> {
+    pub fn hard_link(&mut self, existing: &str, link: &str) -> Result<()> {
+        let reply = self.hard_link_reply(existing, link);
+        self.named("create hard link", link, reply)
+    }
+
+    fn hard_link_reply(&mut self, existing: &str, link: &str) -> Reply<()> {
         let mut body = Vec::new();
         put_str(&mut body, b"hardlink@openssh.com");
         put_str(&mut body, existing.as_bytes());
@@ -392,10 +425,31 @@ impl Sftp {
     }
 
     /// Removes file or symlink `path`.
-    pub fn remove(&mut self, path: &str) -> Reply<()> {
+    pub fn remove(&mut self, path: &str) -> Result<()> {
+        let reply = self.remove_reply(path);
+        self.named("remove", path, reply)
+    }
+
+    fn remove_reply(&mut self, path: &str) -> Reply<()> {
         let mut body = Vec::new();
         put_str(&mut body, path.as_bytes());
         Ok(expect_status(self.call(SSH_FXP_REMOVE, &body)?))
+    }
+
+    /// A server refusal about `path` becomes an error naming the action, the instance and the
+    /// file, with a typed [`Fault`].
+    fn named<T>(&self, action: &str, path: &str, reply: Reply<T>) -> Result<T> {
+        reply?.map_err(|status| self.refusal(action, path, &status))
+    }
+
+    fn refusal(&self, action: &str, path: &str, status: &Status) -> Error {
+        let fault = match status.code {
+            SSH_FX_NO_SUCH_FILE => Fault::NotFound(Object::File),
+            SSH_FX_PERMISSION_DENIED => Fault::Forbidden,
+            _ => Fault::Refused,
+        };
+        let message = format!("cannot {action} {}:{path}: {}", self.label, status.reason());
+        Error::refused(fault, message)
     }
 
     /// Sends one request and waits for its answer.
@@ -509,6 +563,8 @@ impl Sftp {
 /// Reads a remote file, with up to [`WINDOW`] read requests in flight.
 pub struct FileReader<'a> {
     sftp: &'a mut Sftp,
+    /// For messages.
+    path: String,
     handle: Vec<u8>,
     next_offset: u64,
     /// (request id, offset) of the reads sent, oldest first.
@@ -593,11 +649,7 @@ impl FileReader<'_> {
                     self.drain()?;
                     return Ok(None);
                 }
-                return Err(Error::failure(format!(
-                    "cannot read a file of {}: {}",
-                    self.sftp.label,
-                    status.reason()
-                )));
+                return Err(self.sftp.refusal("read", &self.path, &status));
             }
             let data = Fields(&packet.body).bytes()?.to_vec();
             if let Some(resume_at) = self.resume_at.take() {
@@ -640,6 +692,8 @@ impl Read for FileReader<'_> {
 /// Writes a remote file, with up to [`WINDOW`] write requests in flight.
 pub struct FileWriter<'a> {
     sftp: &'a mut Sftp,
+    /// For messages.
+    path: String,
     handle: Vec<u8>,
     offset: u64,
     buffer: Vec<u8>,
@@ -649,17 +703,18 @@ pub struct FileWriter<'a> {
 
 impl FileWriter<'_> {
     /// Sends what is buffered, waits for every write to be acknowledged and closes the file.
-    pub fn finish(mut self) -> Reply<()> {
+    pub fn finish(mut self) -> Result<()> {
         self.send_buffer()?;
         while !self.in_flight.is_empty() {
             self.acknowledge_oldest()?;
         }
         let handle = std::mem::take(&mut self.handle);
         let closed = self.sftp.close(&handle)?;
-        Ok(match self.refused.take() {
+        let reply = Ok(match self.refused.take() {
             Some(status) => Err(status),
             None => closed,
-        })
+        });
+        self.sftp.named("write", &self.path, reply)
     }
 
     fn send_buffer(&mut self) -> Result<()> {
@@ -701,11 +756,8 @@ impl FileWriter<'_> {
 impl Write for FileWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(status) = &self.refused {
-            return Err(io::Error::other(format!(
-                "cannot write a file of {}: {}",
-                self.sftp.label,
-                status.reason()
-            )));
+            let error = self.sftp.refusal("write", &self.path, status);
+            return Err(io::Error::other(error.message().to_owned()));
         }
         let n = buf.len().min(CHUNK - self.buffer.len());
         self.buffer.extend_from_slice(&buf[..n]);

@@ -22,7 +22,7 @@ pub struct Cli {
 
     /// Incus project to launch in [default: the first domain of infra.yml with trust_level:
     /// disposable, else default]
-    #[arg(short, long, value_name = "DOMAIN", visible_alias = "project", value_parser = anklume_common::reference::project_name)]
+    #[arg(short, long, value_name = "DOMAIN", visible_alias = "project", value_parser = anklume_common::args::project_name)]
     pub domain: Option<String>,
 
     /// Run CMD with `sh -c` inside the instance, then destroy it
@@ -56,7 +56,7 @@ pub struct Cli {
     pub ttl: Option<Duration>,
 
     /// Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]
-    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    #[arg(long, value_name = "NAME", value_parser = anklume_common::args::instance_name)]
     pub name: Option<String>,
 
     /// Storage pool of the instance
@@ -142,10 +142,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
-}
-
-fn parse_name(text: &str) -> Result<String, String> {
-    anklume_common::reference::check_instance_name(text).map(|()| text.to_owned())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anklume_common::ApiPath;
 use anklume_tests::{ScratchDir, TEST_IMAGE, TestProject, finish, incus, run_tool, unique_name};
 
 const DISP: &str = env!("CARGO_BIN_EXE_anklume-disp");
@@ -413,7 +414,7 @@ fn vm_fails_at_once_with_the_reason_on_a_host_without_vm_support() {
     let Some(project) = TestProject::new("disp-vm") else {
         return;
     };
-    let server: serde_json::Value = incus().query(None, "/1.0").unwrap();
+    let server: serde_json::Value = incus().query(None, &ApiPath::new(&[])).unwrap();
     let drivers = server["environment"]["driver"].as_str().unwrap_or_default();
     if drivers.contains("qemu") {
         eprintln!("this host runs VMs: the failure path cannot be checked here");

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use anklume_common::reference::project_name;
+use anklume_common::args::{instance_name, project_name};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Golden images: instances with a `pristine` snapshot, cloned copy-on-write.
@@ -33,7 +33,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The instance to make golden
-    #[arg(value_parser = parse_name)]
+    #[arg(value_parser = instance_name)]
     pub name: String,
     /// Its project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
@@ -49,10 +49,10 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct DeriveArgs {
     /// The golden instance
-    #[arg(value_parser = parse_name)]
+    #[arg(value_parser = instance_name)]
     pub name: String,
     /// Names of the new instances
-    #[arg(required = true, value_name = "NEW", value_parser = parse_name)]
+    #[arg(required = true, value_name = "NEW", value_parser = instance_name)]
     pub new: Vec<String>,
     /// The golden instance's project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
@@ -69,7 +69,7 @@ pub struct DeriveArgs {
 #[command(group = clap::ArgGroup::new("alias_name").required(true).args(["alias", "alias_positional"]))]
 pub struct PublishArgs {
     /// The golden instance
-    #[arg(value_parser = parse_name)]
+    #[arg(value_parser = instance_name)]
     pub name: String,
     /// Alias of the image
     #[arg(long, value_name = "ALIAS")]
@@ -112,8 +112,4 @@ pub enum Format {
     Table,
     Json,
     Csv,
-}
-
-fn parse_name(text: &str) -> Result<String, String> {
-    anklume_common::reference::check_instance_name(text).map(|()| text.to_owned())
 }

@@ -6,11 +6,14 @@
 
 pub mod cli;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Write};
 
-use anklume_common::{Call, Error, Incus, InstanceRef, Located, Resolver, Result};
-use serde::{Deserialize, Serialize};
+use anklume_common::{
+    Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Origin, Result, Session,
+    Stop,
+};
+use serde::Serialize;
 
 use cli::{Cli, Command, CreateArgs, DeriveArgs, Format, ListArgs, PublishArgs};
 
@@ -19,136 +22,65 @@ pub const PRISTINE: &str = "pristine";
 
 /// Runs anklume-golden.
 pub fn run(cli: &Cli) -> Result<u8> {
-    let resolver = Resolver::new(Incus::from_env());
-    match &cli.command {
-        Command::Create(args) => create(&resolver, args),
-        Command::Derive(args) => derive(&resolver, args),
-        Command::Publish(args) => publish(&resolver, args),
-        Command::List(args) => list(resolver.incus(), args),
-    }?;
+    let session = Session::start()?;
+    let done = match &cli.command {
+        Command::Create(args) => create(&session, args),
+        Command::Derive(args) => derive(&session, args),
+        Command::Publish(args) => publish(&session, args),
+        Command::List(args) => list(session.incus(), args),
+    };
+    session.conclude(done)?;
     Ok(0)
 }
 
-/// What anklume-golden reads of an instance (`GET /1.0/instances/NAME?recursion=1`).
-#[derive(Debug, Deserialize)]
-struct Instance {
-    status: String,
-    #[serde(default)]
-    ephemeral: bool,
-    #[serde(default)]
-    snapshots: Option<Vec<Snapshot>>,
-    #[serde(default)]
-    expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Snapshot {
-    name: String,
-}
-
-impl Instance {
-    fn pristine(&self) -> Option<&Snapshot> {
-        self.snapshots.iter().flatten().find(|s| s.name == PRISTINE)
-    }
-
-    fn root_pool(&self) -> Option<&str> {
-        self.expanded_devices
-            .get("root")
-            .and_then(|root| root.get("pool"))
-            .map(String::as_str)
-    }
-
-    /// Network interfaces in device-name order: (device, static ipv4.address if any).
-    fn nics(&self) -> Vec<(&str, Option<&str>)> {
-        self.expanded_devices
-            .iter()
-            .filter(|(_, device)| device.get("type").is_some_and(|t| t == "nic"))
-            .map(|(name, device)| {
-                let address = device.get("ipv4.address").map(String::as_str);
-                (name.as_str(), address.filter(|a| !a.is_empty()))
-            })
-            .collect()
-    }
-}
-
-fn describe(resolver: &Resolver, name: &str, project: Option<&str>) -> Result<(Located, Instance)> {
+fn describe(
+    session: &Session,
+    name: &str,
+    project: Option<&str>,
+) -> Result<(Located, InstanceInfo)> {
     let reference = InstanceRef {
         remote: None,
         name: name.to_owned(),
     };
-    resolver.describe(&reference, project)
+    session.resolver.describe(&reference, project)
 }
 
-fn require_pristine<'a>(located: &Located, instance: &'a Instance) -> Result<&'a Snapshot> {
-    instance.pristine().ok_or_else(|| {
-        Error::failure(format!(
-            "instance '{}' (project {}) has no '{PRISTINE}' snapshot: it is not a golden image",
-            located.name, located.project
-        ))
-        .with_hint(format!(
-            "make it one first: anklume-golden create {}",
-            located.name
-        ))
-    })
-}
-
-fn call(action: &str, located: &Located, args: &[&str]) -> Call {
-    Call::new(action, args)
-        .instance(&located.name)
-        .project(&located.project)
+fn require_pristine(located: &Located, instance: &InstanceInfo) -> Result<()> {
+    if instance.has_snapshot(PRISTINE) {
+        return Ok(());
+    }
+    Err(Error::failure(format!(
+        "instance '{}' (project {}) has no '{PRISTINE}' snapshot: it is not a golden image",
+        located.name, located.project
+    ))
+    .with_hint(format!(
+        "make it one first: anklume-golden create {}",
+        located.name
+    )))
 }
 
 fn say(message: &str) {
     eprintln!("anklume-golden: {message}");
 }
 
-fn create(resolver: &Resolver, args: &CreateArgs) -> Result<()> {
-    let incus = resolver.incus();
-    let (located, instance) = describe(resolver, &args.name, args.project.as_deref())?;
+fn create(session: &Session, args: &CreateArgs) -> Result<()> {
+    let incus = session.incus();
+    let (located, instance) = describe(session, &args.name, args.project.as_deref())?;
     let name = located.name.as_str();
     if instance.ephemeral {
         return Err(Error::failure(format!(
             "instance '{name}' is ephemeral: stopping it would destroy it"
         ))
         .with_hint(format!(
-            "make it persistent first: incus config set {name} ephemeral=false --project {}",
+            "make it persistent first: incus config set {name} ephemeral=false --project '{}'",
             located.project
         )));
     }
-    if instance.status != "Stopped" {
-        let timeout = args.timeout.to_string();
-        let clean = call("stop", &located, &["stop", name, "--timeout", &timeout]);
-        match incus.output(&clean) {
-            Ok(_) => say(&format!("stopped {name} cleanly")),
-            Err(error) if args.force && stop_timed_out(&error) => {
-                incus.output(&call(
-                    "force the stop of",
-                    &located,
-                    &["stop", name, "--force"],
-                ))?;
-                say(&format!(
-                    "{name} did not stop within {timeout} s: stop forced"
-                ));
-            }
-            Err(error) if stop_timed_out(&error) => {
-                return Err(Error::failure(format!(
-                    "instance '{name}' did not stop cleanly within {timeout} s; nothing was changed"
-                ))
-                .with_hint("give it more time with --timeout, or force the stop with --force"));
-            }
-            Err(error) => return Err(error),
-        }
+    if !instance.is_stopped() {
+        stop_for_snapshot(incus, &located, args)?;
     }
-    let snapshot = [
-        "snapshot",
-        "create",
-        name,
-        PRISTINE,
-        "--reuse",
-        "--no-expiry",
-    ];
-    incus.output(&call("snapshot", &located, &snapshot))?;
-    let replaced = if instance.pristine().is_some() {
+    incus.snapshot(&located, PRISTINE, true)?;
+    let replaced = if instance.has_snapshot(PRISTINE) {
         "replaced"
     } else {
         "took"
@@ -163,13 +95,30 @@ fn create(resolver: &Resolver, args: &CreateArgs) -> Result<()> {
     Ok(())
 }
 
-fn stop_timed_out(error: &Error) -> bool {
-    error.incus_message().is_some_and(|m| {
-        m.contains("context deadline exceeded") || m.contains("Failed shutting down")
-    })
+/// A clean stop within --timeout, else (with --force) a forced one.
+fn stop_for_snapshot(incus: &Incus, located: &Located, args: &CreateArgs) -> Result<()> {
+    let name = &located.name;
+    let timeout = args.timeout;
+    match incus.stop(located, Stop::Clean { timeout }) {
+        Ok(()) => say(&format!("stopped {name} cleanly")),
+        Err(error) if args.force && error.is(Fault::TimedOut) => {
+            incus.stop(located, Stop::Force)?;
+            say(&format!(
+                "{name} did not stop within {timeout} s: stop forced"
+            ));
+        }
+        Err(error) if error.is(Fault::TimedOut) => {
+            return Err(Error::failure(format!(
+                "instance '{name}' did not stop cleanly within {timeout} s; nothing was changed"
+            ))
+            .with_hint("give it more time with --timeout, or force the stop with --force"));
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(())
 }
 
-fn derive(resolver: &Resolver, args: &DeriveArgs) -> Result<()> {
+fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
     if args.ipv4.is_some() && args.new.len() > 1 {
         return Err(Error::usage(
             "--ipv4 gives one address: derive one NEW at a time with it",
@@ -179,17 +128,58 @@ fn derive(resolver: &Resolver, args: &DeriveArgs) -> Result<()> {
     if let Some(twice) = args.new.iter().find(|n| !seen.insert(n.as_str())) {
         return Err(Error::usage(format!("'{twice}' is given twice as NEW")));
     }
-    let incus = resolver.incus();
-    let (located, instance) = describe(resolver, &args.name, args.project.as_deref())?;
+    let incus = session.incus();
+    let (located, instance) = describe(session, &args.name, args.project.as_deref())?;
     require_pristine(&located, &instance)?;
+    require_free_names(session, &located, &args.new)?;
+
+    let options = NewInstance {
+        device_overrides: address_overrides(&located, &instance, args)?,
+        ..NewInstance::default()
+    };
+    warn_if_full_copies(incus, &instance)?;
+    let origin = Origin::Snapshot {
+        of: &located,
+        name: PRISTINE,
+    };
+    let mut created: Vec<Located> = Vec::new();
+    let mut stdout = io::stdout().lock();
     for new in &args.new {
-        let users = resolver.projects_of(&InstanceRef {
+        // A copy is never cut in the middle; a signal stops the derive between two.
+        session.interrupt.check()?;
+        let clone = Located {
+            name: new.clone(),
+            ..located.clone()
+        };
+        incus.create(&clone, origin, &options).map_err(|e| {
+            if created.is_empty() {
+                e
+            } else {
+                let names: Vec<&str> = created.iter().map(|c| c.name.as_str()).collect();
+                e.with_hint(format!("already created: {}", names.join(", ")))
+            }
+        })?;
+        writeln!(stdout, "{new}").map_err(Error::stdout)?;
+        created.push(clone);
+    }
+    if args.start {
+        for clone in &created {
+            incus.start(clone)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every NEW must be a name no project uses (names are unique across projects here).
+fn require_free_names(session: &Session, golden: &Located, new: &[String]) -> Result<()> {
+    for new in new {
+        let users = session.resolver.projects_of(&InstanceRef {
             remote: None,
             name: new.clone(),
         })?;
-        if !users.is_empty() || *new == located.name {
+        if !users.is_empty() || *new == golden.name {
             let projects = if users.is_empty() {
-                located.project.clone()
+                golden.project.clone()
             } else {
                 users.join(", ")
             };
@@ -199,36 +189,6 @@ fn derive(resolver: &Resolver, args: &DeriveArgs) -> Result<()> {
             .with_hint("choose names no project uses"));
         }
     }
-
-    let overrides = address_overrides(&located, &instance, args)?;
-    warn_if_full_copies(incus, &instance)?;
-    let source = format!("{}/{PRISTINE}", located.name);
-    let mut created: Vec<&str> = Vec::new();
-    let mut stdout = io::stdout().lock();
-    for new in &args.new {
-        let mut copy: Vec<&str> = vec!["copy", &source, new];
-        for device in &overrides {
-            copy.extend(["--device", device]);
-        }
-        incus.output(&call("copy", &located, &copy)).map_err(|e| {
-            if created.is_empty() {
-                e
-            } else {
-                e.with_hint(format!("already created: {}", created.join(", ")))
-            }
-        })?;
-        created.push(new);
-        writeln!(stdout, "{new}").map_err(Error::stdout)?;
-    }
-    if args.start {
-        let mut start = vec!["start"];
-        start.extend(args.new.iter().map(String::as_str));
-        let first = Located {
-            name: args.new[0].clone(),
-            ..located.clone()
-        };
-        incus.output(&call("start", &first, &start))?;
-    }
     Ok(())
 }
 
@@ -236,7 +196,7 @@ fn derive(resolver: &Resolver, args: &DeriveArgs) -> Result<()> {
 /// shared, so the clone gets `--ipv4` or no static address (and starts either way).
 fn address_overrides(
     located: &Located,
-    instance: &Instance,
+    instance: &InstanceInfo,
     args: &DeriveArgs,
 ) -> Result<Vec<String>> {
     let nics = instance.nics();
@@ -267,23 +227,12 @@ fn address_overrides(
     Ok(overrides)
 }
 
-#[derive(Debug, Deserialize)]
-struct Pool {
-    name: String,
-    driver: String,
-}
-
-/// Drivers whose copies share blocks with their source.
-fn copy_on_write(driver: &str) -> bool {
-    matches!(driver, "btrfs" | "zfs" | "lvm" | "lvmcluster" | "ceph")
-}
-
-fn warn_if_full_copies(incus: &Incus, instance: &Instance) -> Result<()> {
+fn warn_if_full_copies(incus: &Incus, instance: &InstanceInfo) -> Result<()> {
     let Some(pool) = instance.root_pool() else {
         return Ok(());
     };
-    let pool: Pool = incus.query(None, &format!("/1.0/storage-pools/{pool}"))?;
-    if !copy_on_write(&pool.driver) {
+    let pool = incus.storage_pool(None, pool)?;
+    if !pool.copy_on_write() {
         say(&format!(
             "pool '{}' is '{}': each clone is a full copy, not copy-on-write",
             pool.name, pool.driver
@@ -292,45 +241,26 @@ fn warn_if_full_copies(incus: &Incus, instance: &Instance) -> Result<()> {
     Ok(())
 }
 
-fn publish(resolver: &Resolver, args: &PublishArgs) -> Result<()> {
+fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     let alias = args.alias();
-    let incus = resolver.incus();
-    let (located, instance) = describe(resolver, &args.name, args.project.as_deref())?;
+    let incus = session.incus();
+    let (located, instance) = describe(session, &args.name, args.project.as_deref())?;
     require_pristine(&located, &instance)?;
-    let alias_path = format!("/1.0/images/aliases/{alias}?project={}", located.project);
-    if !args.reuse
-        && incus
-            .query::<serde::de::IgnoredAny>(None, &alias_path)
-            .is_ok()
-    {
+    if !args.reuse && incus.image_alias_exists(None, &located.project, alias)? {
         return Err(Error::failure(format!(
             "image alias '{alias}' already exists (project {}); nothing was published",
             located.project
         ))
         .with_hint("replace it with --reuse, or choose another alias"));
     }
-    let source = format!("{}/{PRISTINE}", located.name);
-    let mut publish = vec!["publish", source.as_str(), "--alias", alias];
-    if args.reuse {
-        publish.push("--reuse");
-    }
-    if args.public {
-        publish.push("--public");
-    }
-    let answer = incus.output(&call("publish", &located, &publish))?;
-    let answer = String::from_utf8_lossy(&answer);
-    let fingerprint = answer
-        .split_whitespace()
-        .last()
-        .filter(|f| f.len() >= 12 && f.chars().all(|c| c.is_ascii_hexdigit()))
-        .unwrap_or_default();
+    let fingerprint = incus.publish(&located, PRISTINE, alias, args.reuse, args.public)?;
     writeln!(io::stdout(), "{fingerprint}").map_err(Error::stdout)?;
     say(&format!(
-        "published {source} (project {}) as image '{alias}'",
-        located.project
+        "published {}/{PRISTINE} (project {}) as image '{alias}'",
+        located.name, located.project
     ));
     say(&format!(
-        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {alias} --domain {}",
+        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {alias} --domain '{}'",
         located.project
     ));
     Ok(())
@@ -346,58 +276,16 @@ struct Row {
     cow: bool,
 }
 
-/// An instance's storage volume or snapshot volume, as pools list them.
-#[derive(Debug, Deserialize)]
-struct Volume {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    project: String,
-    created_at: String,
-}
-
 fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
-    // Each pool lists its snapshot volumes (`NAME/pristine`) with project and date: one query
-    // per pool, where listing instances with their snapshots (recursion=2) makes Incus gather
-    // the state of every instance.
-    let scope = match &args.project {
-        Some(project) => format!("project={project}"),
-        None => "all-projects=true".to_owned(),
-    };
-    if let Some(project) = &args.project {
-        incus
-            .query::<serde::de::IgnoredAny>(None, &format!("/1.0/projects/{project}"))
-            .map_err(|_| {
-                Error::failure(format!("project '{project}' does not exist"))
-                    .with_hint("list the projects with `incus project list`")
-            })?;
-    }
-    let pools: Vec<Pool> = incus.query(None, "/1.0/storage-pools?recursion=1")?;
-    let mut rows = Vec::new();
-    for pool in &pools {
-        let path = format!(
-            "/1.0/storage-pools/{}/volumes?{scope}&recursion=1",
-            pool.name
+    if let Some(project) = &args.project
+        && !incus.project_exists(None, project)?
+    {
+        return Err(
+            Error::failure(format!("project '{project}' does not exist"))
+                .with_hint("list the projects with `incus project list`"),
         );
-        let volumes: Vec<Volume> = incus.query(None, &path)?;
-        for volume in volumes {
-            let is_instance = matches!(volume.kind.as_str(), "container" | "virtual-machine");
-            let Some(name) = volume.name.strip_suffix(&format!("/{PRISTINE}")) else {
-                continue;
-            };
-            if is_instance {
-                rows.push(Row {
-                    project: volume.project,
-                    name: name.to_owned(),
-                    pristine_created: volume.created_at,
-                    pool: pool.name.clone(),
-                    cow: copy_on_write(&pool.driver),
-                });
-            }
-        }
     }
-    rows.sort();
+    let rows = golden_rows(incus, args.project.as_deref())?;
     let text = match args.format {
         Format::Table => table(&rows),
         Format::Json => {
@@ -419,6 +307,30 @@ fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
     io::stdout()
         .write_all(text.as_bytes())
         .map_err(Error::stdout)
+}
+
+/// Each pool lists its snapshot volumes (`NAME/pristine`) with project and date: one query per
+/// pool, where listing instances with their snapshots makes Incus gather every instance's state.
+fn golden_rows(incus: &Incus, project: Option<&str>) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for pool in incus.storage_pools(None)? {
+        for volume in incus.volumes(None, &pool.name, project)? {
+            let Some(name) = volume.name.strip_suffix(&format!("/{PRISTINE}")) else {
+                continue;
+            };
+            if volume.is_instance() {
+                rows.push(Row {
+                    project: volume.project,
+                    name: name.to_owned(),
+                    pristine_created: volume.created_at,
+                    pool: pool.name.clone(),
+                    cow: pool.copy_on_write(),
+                });
+            }
+        }
+    }
+    rows.sort();
+    Ok(rows)
 }
 
 fn yes_no(value: bool) -> &'static str {
@@ -508,11 +420,5 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-
-    #[test]
-    fn copy_on_write_drivers() {
-        assert!(copy_on_write("btrfs") && copy_on_write("zfs"));
-        assert!(!copy_on_write("dir"));
     }
 }

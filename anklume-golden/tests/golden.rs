@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 
+use anklume_common::ApiPath;
 use anklume_tests::{
     BRIDGE, BTRFS_POOL, ScratchDir, TEST_IMAGE, TestProject, incus, run_tool, unique_name,
 };
@@ -35,10 +36,9 @@ fn instance(project: &TestProject, name: &str) -> Value {
     incus()
         .query(
             None,
-            &format!(
-                "/1.0/instances/{name}?project={}&recursion=1",
-                project.name()
-            ),
+            &ApiPath::new(&["instances", name])
+                .in_project(Some(project.name()))
+                .recursive(),
         )
         .unwrap()
 }
@@ -298,7 +298,7 @@ fn clones_of_a_template_with_a_static_address_still_start() {
 fn pool_used_bytes(pool: &str) -> u64 {
     let _ = Command::new("sync").status();
     let resources: Value = incus()
-        .query(None, &format!("/1.0/storage-pools/{pool}/resources"))
+        .query(None, &ApiPath::new(&["storage-pools", pool, "resources"]))
         .unwrap();
     resources["space"]["used"].as_u64().unwrap()
 }
@@ -374,7 +374,7 @@ fn publish_makes_an_image_that_disposable_instances_start_from() {
     let target: Value = incus()
         .query(
             None,
-            &format!("/1.0/images/aliases/{alias}?project={}", project.name()),
+            &ApiPath::new(&["images", "aliases", &alias]).in_project(Some(project.name())),
         )
         .unwrap();
     assert_eq!(target["target"], first.as_str());

@@ -1,7 +1,7 @@
 //! The command line of anklume-xfer.
 
 use anklume_common::PathRef;
-use anklume_common::reference::project_name;
+use anklume_common::args::{path_ref, project_name};
 use clap::{Args, Parser, Subcommand};
 
 /// File transfer between Incus instances, streaming, never touching the host's disk.
@@ -30,7 +30,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// What to read: [REMOTE:]INSTANCE:/PATH
-    #[arg(value_name = "[REMOTE:]INSTANCE:/PATH", value_parser = parse_path_ref)]
+    #[arg(value_name = "[REMOTE:]INSTANCE:/PATH", value_parser = path_ref)]
     pub source: PathRef,
     /// Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory
     #[arg(short = 'r', long)]
@@ -43,7 +43,7 @@ pub struct PullArgs {
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// What to write: [REMOTE:]INSTANCE:/PATH (with -r, the directory to extract into)
-    #[arg(value_name = "[REMOTE:]INSTANCE:/PATH", value_parser = parse_path_ref)]
+    #[arg(value_name = "[REMOTE:]INSTANCE:/PATH", value_parser = path_ref)]
     pub destination: PathRef,
     /// Read a tar stream from stdin and extract it into the directory (created if missing)
     #[arg(short = 'r', long)]
@@ -65,10 +65,10 @@ pub struct PushArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// What to copy: [REMOTE:]INSTANCE:/PATH, a file or a directory
-    #[arg(value_name = "SRC", value_parser = parse_path_ref)]
+    #[arg(value_name = "SRC", value_parser = path_ref)]
     pub source: PathRef,
     /// Where: an existing directory receives SRC under its own name, otherwise DST is the new path
-    #[arg(value_name = "DST", value_parser = parse_path_ref)]
+    #[arg(value_name = "DST", value_parser = path_ref)]
     pub destination: PathRef,
     /// The source instance's project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
@@ -76,13 +76,6 @@ pub struct CopyArgs {
     /// The destination instance's project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub dst_project: Option<String>,
-}
-
-fn parse_path_ref(input: &str) -> Result<PathRef, String> {
-    input.parse::<PathRef>().map_err(|e| match e.hint() {
-        Some(hint) => format!("{} ({hint})", e.message()),
-        None => e.message().to_owned(),
-    })
 }
 
 /// Octal permissions such as 644, 0755 or 4755.

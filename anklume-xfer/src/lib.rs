@@ -8,29 +8,27 @@ mod cli;
 pub mod tree;
 
 use std::io::{self, BufWriter, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use anklume_common::pump::{PumpError, pump};
 use anklume_common::sftp::{Attrs, Kind};
 use anklume_common::{
-    ApiProxy, Error, Incus, Interrupt, InterruptibleReader, Located, PathRef, Resolver, Result,
-    Sftp,
+    ApiProxy, Error, Interrupt, InterruptibleReader, Located, PathRef, Resolver, Result, Session,
+    Sftp, temp,
 };
 
 pub use cli::{Cli, Command, CopyArgs, PullArgs, PushArgs};
-use tree::{Meta, SftpSink, Sink, TarSink, check, join, read_tar, walk};
+use tree::{Meta, SftpSink, Sink, TarSink, join, read_tar, walk};
 
 /// Runs the command line; the exit status on success is 0.
 pub fn run(cli: &Cli) -> Result<u8> {
-    let interrupt = Interrupt::catch()?;
-    let incus = Incus::from_env().with_interrupt(interrupt.clone());
-    let resolver = Resolver::new(incus);
+    let session = Session::start()?;
+    let (resolver, interrupt) = (&session.resolver, &session.interrupt);
     let done = match &cli.command {
-        Command::Pull(args) => pull(&resolver, &interrupt, args),
-        Command::Push(args) => push(&resolver, &interrupt, args),
-        Command::Copy(args) => copy(&resolver, &interrupt, args),
+        Command::Pull(args) => pull(resolver, interrupt, args),
+        Command::Push(args) => push(resolver, interrupt, args),
+        Command::Copy(args) => copy(resolver, interrupt, args),
     };
-    // Whatever broke after a signal (a pipe, a read), the signal is the reason.
-    done.map_err(|error| interrupt.signal().map_or(error, Error::interrupted))?;
+    session.conclude(done)?;
     Ok(0)
 }
 
@@ -85,21 +83,14 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
         Kind::Directory => return Err(is_a_directory(&sftp, path, "pull")),
         _ => return Err(not_a_file(&sftp, path)),
     }
-    let label = sftp.label().to_owned();
-    let mut reader = match sftp.open_read(path)? {
-        Ok(reader) => reader,
-        Err(status) => return Err(tree::refused(&sftp, "pull", path, &status)),
-    };
+    let label = format!("{}:{path}", sftp.label());
+    let mut reader = sftp.open_read(path)?;
     let mut stdout = stdout;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => return Err(Error::io(format!("cannot pull {label}:{path}"), e)),
-        };
-        stdout.write_all(&buf[..n]).map_err(Error::stdout)?;
-    }
+    pump(&mut reader, &mut stdout, None, None).map_err(|e| match e {
+        PumpError::Read(e) => tree::read_error(e, &label),
+        PumpError::Write(e) => Error::stdout(e),
+        PumpError::Interrupted(signal) => Error::interrupted(signal),
+    })?;
     stdout.flush().map_err(Error::stdout)?;
     reader.close()
 }
@@ -114,11 +105,10 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
         let mut sink = SftpSink::new(&mut sftp, path)?;
         return read_tar(stdin, &mut sink, interrupt);
     }
-    let reply = sftp.lstat(path);
-    if let Some(attrs) = check(&sftp, "examine", path, reply)? {
-        if attrs.kind() == Kind::Directory {
-            return Err(is_a_directory(&sftp, path, "push to"));
-        }
+    if let Some(attrs) = sftp.lstat(path)?
+        && attrs.kind() == Kind::Directory
+    {
+        return Err(is_a_directory(&sftp, path, "push to"));
     }
     let attrs = Attrs {
         uid: Some(args.uid.unwrap_or(0)),
@@ -147,70 +137,103 @@ fn copy(resolver: &Resolver, interrupt: &Interrupt, args: &CopyArgs) -> Result<(
     let mut dst = Sftp::open(dst_proxy, &destination, Some(interrupt.clone()))?;
     let src_path = args.source.path.as_str();
     let attrs = existing(&mut src, "copy", src_path)?;
-
-    // Like cp: an existing directory receives the source under its own name.
-    let dst_path = args.destination.path.as_str();
-    let reply = dst.stat(dst_path);
-    let into_directory = matches!(
-        check(&dst, "examine", dst_path, reply)?,
-        Some(found) if found.kind() == Kind::Directory
-    );
-    let target = if into_directory {
-        join(dst_path, file_name(src_path))
-    } else {
-        require_parent(&mut dst, dst_path, "copy to")?;
-        dst_path.trim_end_matches('/').to_owned()
+    let (target, existing_target) =
+        copy_target(&mut dst, args.destination.path.as_str(), src_path)?;
+    let ends = Ends {
+        src: &mut src,
+        dst: &mut dst,
+        src_path,
+        target: &target,
     };
-    let reply = dst.lstat(&target);
-    let existing_target = check(&dst, "examine", &target, reply)?;
-    let target_is_directory = existing_target.is_some_and(|found| found.kind() == Kind::Directory);
-
     match attrs.kind() {
-        Kind::File => {
-            if target_is_directory {
-                return Err(Error::failure(format!(
-                    "cannot copy {}:{src_path} to {}:{target}: a directory is in the way",
-                    src.label(),
-                    dst.label()
-                )));
-            }
-            let label = src.label().to_owned();
-            let mut reader = match src.open_read(src_path)? {
-                Ok(reader) => reader,
-                Err(status) => return Err(tree::refused(&src, "copy", src_path, &status)),
-            };
-            let keep = Meta::from_attrs(&attrs).attrs();
-            let source_name = format!("{label}:{src_path}");
-            write_atomically(
-                &mut dst,
-                &target,
-                &keep,
-                &mut reader,
-                &source_name,
-                interrupt,
-            )?;
-            reader.close()
-        }
+        Kind::File => copy_file(ends, &attrs, existing_target, interrupt),
         Kind::Directory => {
-            if existing_target.is_some() && !target_is_directory {
-                return Err(Error::failure(format!(
-                    "cannot copy directory {}:{src_path} onto {}:{target}: it is not a directory",
-                    src.label(),
-                    dst.label()
-                )));
-            }
-            if source.located == destination && is_within(&target, src_path) {
-                return Err(Error::failure(format!(
-                    "cannot copy {}:{src_path} into itself ({target})",
-                    src.label()
-                )));
-            }
-            let mut sink = SftpSink::new(&mut dst, &target)?;
-            walk(&mut src, src_path, "", &attrs, &mut sink, interrupt)?;
-            sink.finish()
+            let same_instance = source.located == destination;
+            copy_tree(ends, &attrs, existing_target, same_instance, interrupt)
         }
         _ => Err(not_a_file(&src, src_path)),
     }
+}
+
+/// The two sides of a copy.
+struct Ends<'a> {
+    src: &'a mut Sftp,
+    dst: &'a mut Sftp,
+    src_path: &'a str,
+    /// Where the copy goes on the destination.
+    target: &'a str,
+}
+
+/// Like cp: an existing directory receives the source under its own name. Returns the target
+/// path and what is there now.
+fn copy_target(dst: &mut Sftp, dst_path: &str, src_path: &str) -> Result<(String, Option<Attrs>)> {
+    let into_directory =
+        matches!(dst.stat(dst_path)?, Some(found) if found.kind() == Kind::Directory);
+    let target = if into_directory {
+        join(dst_path, file_name(src_path))
+    } else {
+        require_parent(dst, dst_path, "copy to")?;
+        dst_path.trim_end_matches('/').to_owned()
+    };
+    let existing = dst.lstat(&target)?;
+    Ok((target, existing))
+}
+
+fn copy_file(
+    ends: Ends,
+    attrs: &Attrs,
+    existing: Option<Attrs>,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let Ends {
+        src,
+        dst,
+        src_path,
+        target,
+    } = ends;
+    if existing.is_some_and(|found| found.kind() == Kind::Directory) {
+        return Err(Error::failure(format!(
+            "cannot copy {}:{src_path} to {}:{target}: a directory is in the way",
+            src.label(),
+            dst.label()
+        )));
+    }
+    let source_name = format!("{}:{src_path}", src.label());
+    let mut reader = src.open_read(src_path)?;
+    let keep = Meta::from_attrs(attrs).attrs();
+    write_atomically(dst, target, &keep, &mut reader, &source_name, interrupt)?;
+    reader.close()
+}
+
+fn copy_tree(
+    ends: Ends,
+    attrs: &Attrs,
+    existing: Option<Attrs>,
+    same_instance: bool,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let Ends {
+        src,
+        dst,
+        src_path,
+        target,
+    } = ends;
+    if existing.is_some_and(|found| found.kind() != Kind::Directory) {
+        return Err(Error::failure(format!(
+            "cannot copy directory {}:{src_path} onto {}:{target}: it is not a directory",
+            src.label(),
+            dst.label()
+        )));
+    }
+    if same_instance && is_within(target, src_path) {
+        return Err(Error::failure(format!(
+            "cannot copy {}:{src_path} into itself ({target})",
+            src.label()
+        )));
+    }
+    let mut sink = SftpSink::new(dst, target)?;
+    walk(src, src_path, "", attrs, &mut sink, interrupt)?;
+    sink.finish()
 }
 
 /// Writes `content` to `path` so that `path` is either untouched or complete: into a hidden
@@ -224,33 +247,20 @@ fn write_atomically(
     interrupt: &Interrupt,
 ) -> Result<()> {
     let (parent, name) = split(path);
-    let hidden = join(parent, &format!(".{name}.anklume-{}", unique_suffix()));
+    let hidden = join(
+        parent,
+        &format!(".{name}.anklume-{}", temp::unique_suffix()),
+    );
     let label = sftp.label().to_owned();
-    let written = match sftp.create(&hidden, 0o600)? {
-        Ok(mut writer) => {
-            let copied = tree::copy(content, &mut writer, source_name, &label, path);
-            match copied {
-                Ok(_) => writer.finish().map(|reply| {
-                    reply.map_err(|status| {
-                        format!("cannot write {label}:{path}: {}", status.reason())
-                    })
-                }),
-                Err(error) => Err(error),
-            }
-        }
-        Err(status) => return Err(tree::refused(sftp, "create", path, &status)),
-    };
-    let outcome = written
-        .and_then(|reply| reply.map_err(Error::failure))
-        .and_then(|()| {
-            let reply = sftp.set_attrs(&hidden, attrs);
-            check(sftp, "set owner and mode of", path, reply)
-        })
+    let mut writer = sftp.create(&hidden, 0o600).map_err(|e| {
+        // Name the file the user asked for, not the hidden one.
+        Error::failure(e.message().replace(&hidden, path))
+    })?;
+    let outcome = tree::copy(content, &mut writer, source_name, &label, path)
+        .and_then(|_| writer.finish())
+        .and_then(|()| sftp.set_attrs(&hidden, attrs))
         .and_then(|()| interrupt.check())
-        .and_then(|()| {
-            let reply = sftp.rename(&hidden, path);
-            check(sftp, "replace", path, reply)
-        });
+        .and_then(|()| sftp.rename(&hidden, path));
     if outcome.is_err() {
         let _ = sftp.remove(&hidden);
     }
@@ -259,8 +269,7 @@ fn write_atomically(
 
 /// The attributes of `path` (symlinks followed), which must exist.
 fn existing(sftp: &mut Sftp, action: &str, path: &str) -> Result<Attrs> {
-    let reply = sftp.stat(path);
-    check(sftp, action, path, reply)?.ok_or_else(|| {
+    sftp.stat(path)?.ok_or_else(|| {
         Error::failure(format!(
             "cannot {action} {}:{path}: no such file or directory",
             sftp.label()
@@ -271,8 +280,7 @@ fn existing(sftp: &mut Sftp, action: &str, path: &str) -> Result<Attrs> {
 /// `path`'s parent directory must exist: nothing creates missing parents silently.
 fn require_parent(sftp: &mut Sftp, path: &str, action: &str) -> Result<()> {
     let (parent, _) = split(path);
-    let reply = sftp.stat(parent);
-    match check(sftp, "examine", parent, reply)? {
+    match sftp.stat(parent)? {
         Some(attrs) if attrs.kind() == Kind::Directory => Ok(()),
         Some(_) => Err(Error::failure(format!(
             "cannot {action} {}:{path}: {parent} is not a directory",
@@ -335,13 +343,6 @@ fn is_within(path: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
     let path = path.trim_end_matches('/');
     path == dir || dir.is_empty() || path.starts_with(&format!("{dir}/"))
-}
-
-fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    format!("{}-{nanos:08x}", std::process::id())
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
-use anklume_common::sftp::{Attrs, Kind, Reply, Sftp, Status};
+use anklume_common::pump::{PumpError, pump};
+use anklume_common::sftp::{Attrs, Kind, Sftp};
 use anklume_common::{Error, Interrupt, Result};
 
 /// What is kept of every entry.
@@ -75,20 +76,6 @@ fn child(rel: &str, name: &str) -> String {
     }
 }
 
-/// Turns a server refusal about `path` of `sftp` into our error.
-pub fn refused(sftp: &Sftp, action: &str, path: &str, status: &Status) -> Error {
-    Error::failure(format!(
-        "cannot {action} {}:{path}: {}",
-        sftp.label(),
-        status.reason()
-    ))
-}
-
-/// Unwraps a reply, naming the file when the server refused.
-pub fn check<T>(sftp: &Sftp, action: &str, path: &str, reply: Reply<T>) -> Result<T> {
-    reply?.map_err(|status| refused(sftp, action, path, &status))
-}
-
 /// Sends the tree at `path` of `sftp` (whose attributes are `attrs`) into `sink` as `rel`.
 pub fn walk(
     sftp: &mut Sftp,
@@ -103,8 +90,7 @@ pub fn walk(
     match attrs.kind() {
         Kind::Directory => {
             sink.dir(rel, &meta)?;
-            let reply = sftp.read_dir(path);
-            for (name, entry) in check(sftp, "read directory", path, reply)? {
+            for (name, entry) in sftp.read_dir(path)? {
                 walk(
                     sftp,
                     &join(path, &name),
@@ -117,19 +103,13 @@ pub fn walk(
             Ok(())
         }
         Kind::File => {
-            let label = sftp.label().to_owned();
             let size = attrs.size.unwrap_or(0);
-            let mut reader = match sftp.open_read(path)? {
-                Ok(reader) => reader,
-                Err(status) => return Err(refused(sftp, "read", path, &status)),
-            };
-            sink.file(rel, &meta, size, &mut reader)
-                .map_err(|e| name_read_error(e, &label, path))?;
+            let mut reader = sftp.open_read(path)?;
+            sink.file(rel, &meta, size, &mut reader)?;
             reader.close()
         }
         Kind::Symlink => {
-            let reply = sftp.read_link(path);
-            let target = check(sftp, "read symlink", path, reply)?;
+            let target = sftp.read_link(path)?;
             sink.symlink(rel, &meta, &target)
         }
         Kind::Other => {
@@ -139,15 +119,6 @@ pub fn walk(
             );
             Ok(())
         }
-    }
-}
-
-/// An I/O error of the reading side carries no file name of its own: add it.
-fn name_read_error(error: Error, label: &str, path: &str) -> Error {
-    if error.message().starts_with("cannot read a file of") {
-        Error::failure(format!("cannot read {label}:{path}: {}", error.message()))
-    } else {
-        error
     }
 }
 
@@ -374,8 +345,7 @@ impl<'a> SftpSink<'a> {
     /// missing; its parent must exist.
     pub fn new(sftp: &'a mut Sftp, root: &str) -> Result<Self> {
         let mut created = HashSet::new();
-        let reply = sftp.stat(root);
-        match check(sftp, "examine", root, reply)? {
+        match sftp.stat(root)? {
             Some(attrs) if attrs.kind() == Kind::Directory => {}
             Some(_) => {
                 return Err(Error::failure(format!(
@@ -384,8 +354,7 @@ impl<'a> SftpSink<'a> {
                 )));
             }
             None => {
-                let reply = sftp.mkdir(root, 0o755);
-                check(sftp, "create directory", root, reply)?;
+                sftp.mkdir(root, 0o755)?;
                 created.insert(root.to_owned());
             }
         }
@@ -410,16 +379,14 @@ impl<'a> SftpSink<'a> {
             return Ok(());
         }
         let path = &join(&self.root, rel);
-        let reply = self.sftp.lstat(path);
-        if let Some(attrs) = check(self.sftp, "examine", path, reply)? {
+        if let Some(attrs) = self.sftp.lstat(path)? {
             if attrs.kind() == Kind::Directory {
                 return Err(Error::failure(format!(
                     "cannot replace directory {}:{path} with a file",
                     self.sftp.label()
                 )));
             }
-            let reply = self.sftp.remove(path);
-            check(self.sftp, "replace", path, reply)?;
+            self.sftp.remove(path)?;
         }
         Ok(())
     }
@@ -429,12 +396,12 @@ impl Sink for SftpSink<'_> {
     fn dir(&mut self, rel: &str, meta: &Meta) -> Result<()> {
         let path = join(&self.root, rel);
         if !rel.is_empty() {
-            let reply = if self.in_new_directory(rel) {
-                Ok(Ok(None))
+            let existing = if self.in_new_directory(rel) {
+                None
             } else {
-                self.sftp.lstat(&path)
+                self.sftp.lstat(&path)?
             };
-            match check(self.sftp, "examine", &path, reply)? {
+            match existing {
                 Some(attrs) if attrs.kind() == Kind::Directory => {}
                 Some(_) => {
                     return Err(Error::failure(format!(
@@ -443,8 +410,7 @@ impl Sink for SftpSink<'_> {
                     )));
                 }
                 None => {
-                    let reply = self.sftp.mkdir(&path, 0o700);
-                    check(self.sftp, "create directory", &path, reply)?;
+                    self.sftp.mkdir(&path, 0o700)?;
                     self.created.insert(path.clone());
                 }
             }
@@ -457,35 +423,27 @@ impl Sink for SftpSink<'_> {
         self.clear(rel)?;
         let path = join(&self.root, rel);
         let label = self.sftp.label().to_owned();
-        let mut writer = match self.sftp.create(&path, 0o600)? {
-            Ok(writer) => writer,
-            Err(status) => return Err(refused(self.sftp, "create", &path, &status)),
-        };
+        let mut writer = self.sftp.create(&path, 0o600)?;
         copy(content, &mut writer, "the source", &label, &path)?;
-        let reply = writer.finish();
-        check(self.sftp, "write", &path, reply)?;
-        let reply = self.sftp.set_attrs(&path, &meta.attrs());
-        check(self.sftp, "set owner and mode of", &path, reply)
+        writer.finish()?;
+        self.sftp.set_attrs(&path, &meta.attrs())
     }
 
     fn symlink(&mut self, rel: &str, _meta: &Meta, target: &str) -> Result<()> {
         self.clear(rel)?;
         let path = join(&self.root, rel);
-        let reply = self.sftp.symlink(target, &path);
-        check(self.sftp, "create symlink", &path, reply)
+        self.sftp.symlink(target, &path)
     }
 
     fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
         self.clear(rel)?;
         let path = join(&self.root, rel);
-        let reply = self.sftp.hard_link(&join(&self.root, existing), &path);
-        check(self.sftp, "create hard link", &path, reply)
+        self.sftp.hard_link(&join(&self.root, existing), &path)
     }
 
     fn finish(&mut self) -> Result<()> {
         while let Some((path, meta)) = self.dirs.pop() {
-            let reply = self.sftp.set_attrs(&path, &meta.attrs());
-            check(self.sftp, "set owner and mode of", &path, reply)?;
+            self.sftp.set_attrs(&path, &meta.attrs())?;
         }
         Ok(())
     }
@@ -500,19 +458,19 @@ pub fn copy(
     label: &str,
     path: &str,
 ) -> Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0;
-    loop {
-        let n = match content.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(format!("cannot read {source_name}"), e)),
-        };
-        writer
-            .write_all(&buf[..n])
-            .map_err(|e| Error::io(format!("cannot write {label}:{path}"), e))?;
-        total += n as u64;
+    pump(content, writer, None, None).map_err(|e| match e {
+        PumpError::Read(e) => read_error(e, source_name),
+        PumpError::Write(e) => Error::io(format!("cannot write {label}:{path}"), e),
+        PumpError::Interrupted(signal) => Error::interrupted(signal),
+    })
+}
+
+/// A failed read of `source_name`. A reader of an instance's file names its file in its own
+/// error, which is kept as it is.
+pub fn read_error(e: io::Error, source_name: &str) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(named) => Error::failure(named.message()),
+        None => Error::io(format!("cannot read {source_name}"), e),
     }
 }
 

@@ -154,15 +154,9 @@ impl TestProject {
 
     /// Names of the instances in this project.
     pub fn instances(&self) -> Vec<String> {
-        let path = format!("/1.0/instances?project={}", self.name);
-        let urls: Vec<String> = self
-            .incus
-            .query(None, &path)
-            .unwrap_or_else(|e| panic!("{e}"));
-        urls.iter()
-            .filter_map(|u| u.strip_prefix("/1.0/instances/"))
-            .map(|u| u.split('?').next().unwrap_or(u).to_owned())
-            .collect()
+        self.incus
+            .instances_in(None, &self.name)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn delete_everything(&self) -> Result<(), String> {

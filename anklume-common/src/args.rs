@@ -1,0 +1,51 @@
+//! The clap value parsers every tool's command line uses for instance names, references and
+//! projects: one spelling of each rule and of its message.
+
+use crate::reference::{InstanceRef, PathRef, check_instance_name, check_project_name};
+
+/// An instance name (`NEW`, `--name`): Incus's rules.
+pub fn instance_name(text: &str) -> Result<String, String> {
+    check_instance_name(text).map(|()| text.to_owned())
+}
+
+/// `[REMOTE:]INSTANCE`.
+pub fn instance_ref(text: &str) -> Result<InstanceRef, String> {
+    text.parse::<InstanceRef>()
+        .map_err(|e| e.with_hint_inline())
+}
+
+/// `[REMOTE:]INSTANCE:/PATH`.
+pub fn path_ref(text: &str) -> Result<PathRef, String> {
+    text.parse::<PathRef>().map_err(|e| e.with_hint_inline())
+}
+
+/// `--project` and `--domain`: any name Incus accepts, not an empty one.
+pub fn project_name(text: &str) -> Result<String, String> {
+    check_project_name(text).map(|()| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsers_accept_what_incus_accepts() {
+        assert_eq!(instance_name("web-1"), Ok("web-1".to_owned()));
+        assert!(instance_name("1web").is_err());
+        assert_eq!(project_name("q?&#%+=,;.é"), Ok("q?&#%+=,;.é".to_owned()));
+        assert!(project_name("").is_err() && project_name("a b").is_err());
+        let reference = instance_ref("lab:web").unwrap();
+        assert_eq!(reference.remote.as_deref(), Some("lab"));
+        let path = path_ref("web:/etc").unwrap();
+        assert_eq!(path.path, "/etc");
+    }
+
+    #[test]
+    fn a_bad_reference_says_what_is_expected() {
+        let why = path_ref("web:etc").unwrap_err();
+        assert!(
+            why.contains("relative path") && why.contains("(expected"),
+            "{why}"
+        );
+    }
+}

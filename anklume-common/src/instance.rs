@@ -1,0 +1,517 @@
+//! Instance operations, in types: what the tools ask of Incus about one instance, each call
+//! naming its instance and project in its errors and failing with a typed [`Fault`].
+//!
+//! This is where the argv of `incus` for instances is written; the tools call these methods.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitStatus;
+use std::thread;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Fault, Result, warn};
+use crate::incus::{Call, Incus, Pipes, Stream};
+use crate::resolve::Located;
+use crate::url::ApiPath;
+
+/// How many times (100 ms apart) a start or a delete waits for another operation on the
+/// instance to end: a competing launch's create, or a start we abandoned.
+const BUSY_TRIES: u32 = 50;
+
+/// What the tools read of an instance (`GET /1.0/instances/NAME?recursion=1`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawInstance")]
+pub struct InstanceInfo {
+    /// `Running`, `Stopped`, ...
+    pub status: String,
+    pub ephemeral: bool,
+    pub config: BTreeMap<String, String>,
+    /// Names of its snapshots.
+    pub snapshots: Vec<String>,
+    /// Devices after profiles are applied: device name → key → value.
+    pub expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct RawInstance {
+    status: String,
+    #[serde(default)]
+    ephemeral: bool,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    #[serde(default)]
+    snapshots: Option<Vec<RawSnapshot>>,
+    #[serde(default)]
+    expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct RawSnapshot {
+    name: String,
+}
+
+impl From<RawInstance> for InstanceInfo {
+    fn from(raw: RawInstance) -> Self {
+        Self {
+            status: raw.status,
+            ephemeral: raw.ephemeral,
+            config: raw.config,
+            snapshots: raw
+                .snapshots
+                .into_iter()
+                .flatten()
+                .map(|s| s.name)
+                .collect(),
+            expanded_devices: raw.expanded_devices,
+        }
+    }
+}
+
+impl InstanceInfo {
+    /// The identity of this very instance (`volatile.uuid`): a later namesake has another.
+    pub fn uuid(&self) -> Option<&str> {
+        self.config.get("volatile.uuid").map(String::as_str)
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.status == "Stopped"
+    }
+
+    pub fn has_snapshot(&self, name: &str) -> bool {
+        self.snapshots.iter().any(|s| s == name)
+    }
+
+    /// The storage pool of its root disk.
+    pub fn root_pool(&self) -> Option<&str> {
+        self.expanded_devices
+            .get("root")
+            .and_then(|root| root.get("pool"))
+            .map(String::as_str)
+    }
+
+    /// Network interfaces in device-name order: (device, static ipv4.address if any).
+    pub fn nics(&self) -> Vec<(&str, Option<&str>)> {
+        self.expanded_devices
+            .iter()
+            .filter(|(_, device)| device.get("type").is_some_and(|t| t == "nic"))
+            .map(|(name, device)| {
+                let address = device.get("ipv4.address").map(String::as_str);
+                (name.as_str(), address.filter(|a| !a.is_empty()))
+            })
+            .collect()
+    }
+}
+
+/// Where a new instance comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// An image (`ALIAS`, `remote:ALIAS` or a fingerprint).
+    Image(&'a str),
+    /// A snapshot of an instance, copied (copy-on-write where the pool allows).
+    Snapshot { of: &'a Located, name: &'a str },
+}
+
+/// Options of a new instance.
+#[derive(Debug, Clone, Default)]
+pub struct NewInstance {
+    /// Deleted by Incus when it stops.
+    pub ephemeral: bool,
+    pub vm: bool,
+    /// Storage pool of its root disk.
+    pub storage: Option<String>,
+    /// Profiles instead of the project's `default`.
+    pub profiles: Vec<String>,
+    /// Device overrides, `DEVICE,KEY=VALUE` (`eth0,ipv4.address=`).
+    pub device_overrides: Vec<String>,
+}
+
+impl NewInstance {
+    fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.ephemeral {
+            args.push("--ephemeral".to_owned());
+        }
+        if self.vm {
+            args.push("--vm".into());
+        }
+        if let Some(pool) = &self.storage {
+            args.extend(["--storage".into(), pool.clone()]);
+        }
+        for profile in &self.profiles {
+            args.extend(["--profile".into(), profile.clone()]);
+        }
+        for device in &self.device_overrides {
+            args.extend(["--device".into(), device.clone()]);
+        }
+        args
+    }
+}
+
+/// How to stop an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Ask it to shut down; [`Fault::TimedOut`] when it did not within `timeout` seconds.
+    Clean { timeout: u32 },
+    /// Kill it.
+    Force,
+}
+
+/// What `incus export` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Export<'a> {
+    /// Incus's name of the compression (`zstd`, `gzip`, `none`...).
+    pub compression: &'a str,
+    /// Without its snapshots.
+    pub instance_only: bool,
+}
+
+/// A command to run in an instance.
+#[derive(Debug, Clone, Default)]
+pub struct Exec {
+    pub argv: Vec<String>,
+    /// Working directory inside.
+    pub cwd: Option<String>,
+    /// Never allocate a terminal: stdout and stderr stay separate byte streams.
+    pub non_interactive: bool,
+}
+
+/// A call about the instance `at`, in its project.
+fn on(at: &Located, action: &str, args: Vec<OsString>) -> Call {
+    Call::new(action, args)
+        .instance(at.incus_name())
+        .project(&at.project)
+}
+
+fn argv<const N: usize>(parts: [&str; N]) -> Vec<OsString> {
+    parts.iter().map(OsString::from).collect()
+}
+
+impl Incus {
+    /// The instance's description; [`Fault::NotFound`] when it or its project does not exist.
+    pub fn instance(&self, at: &Located) -> Result<InstanceInfo> {
+        let path = ApiPath::new(&["instances", &at.name])
+            .in_project(Some(&at.project))
+            .recursive();
+        self.query(at.remote.as_deref(), &path)
+    }
+
+    /// `Ok` when the instance exists (a cheaper question than its description).
+    pub fn check_instance(&self, at: &Located) -> Result<()> {
+        let path = ApiPath::new(&["instances", &at.name]).in_project(Some(&at.project));
+        self.query::<serde::de::IgnoredAny>(at.remote.as_deref(), &path)
+            .map(drop)
+    }
+
+    /// Its `volatile.uuid`.
+    pub fn uuid(&self, at: &Located) -> Result<String> {
+        let info = self.instance(at)?;
+        info.uuid()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::failure(format!("instance {at} has no volatile.uuid")))
+    }
+
+    /// Creates `new` (not started) from `origin`. Never cut in the middle by a signal or a
+    /// Ctrl-C (own process group): once Incus started creating, the caller must learn whether
+    /// the instance exists, to destroy it.
+    pub fn create(&self, new: &Located, origin: Origin, options: &NewInstance) -> Result<()> {
+        let mut args: Vec<String> = match origin {
+            Origin::Image(image) => vec!["create".into(), image.into(), new.incus_name()],
+            Origin::Snapshot { of, name } => vec![
+                "copy".into(),
+                format!("{}/{name}", of.incus_name()),
+                new.incus_name(),
+                "--target-project".into(),
+                new.project.clone(),
+            ],
+        };
+        args.extend(options.args());
+        let call = match origin {
+            Origin::Image(_) => on(new, "create", to_os(args)),
+            Origin::Snapshot { of, .. } => on(of, "copy", to_os(args)),
+        };
+        self.uninterruptible()
+            .output(&call.own_process_group())
+            .map(drop)
+    }
+
+    /// Adds device `device` of type `kind` with `settings` (`key=value`).
+    pub fn add_device(
+        &self,
+        at: &Located,
+        device: &str,
+        kind: &str,
+        settings: &[String],
+    ) -> Result<()> {
+        let mut args = argv(["config", "device", "add", &at.incus_name(), device, kind]);
+        args.extend(settings.iter().map(OsString::from));
+        self.output(&on(at, &format!("add device '{device}' to"), args))
+            .map(drop)
+    }
+
+    /// Adds a disk device sharing host folder `source` at `path`, idmapped (`shift=true`) so
+    /// that the instance's root may write to it.
+    pub fn share_folder(
+        &self,
+        at: &Located,
+        device: &str,
+        source: &Path,
+        path: &str,
+    ) -> Result<()> {
+        let settings = [
+            format!("source={}", source.display()),
+            format!("path={path}"),
+            "shift=true".to_owned(),
+        ];
+        self.add_device(at, device, "disk", &settings)
+    }
+
+    /// Starts the instance, waiting while another operation holds it ([`Fault::Busy`]).
+    pub fn start(&self, at: &Located) -> Result<()> {
+        let call = on(at, "start", argv(["start", &at.incus_name()]));
+        let mut tries = 0;
+        loop {
+            match self.output(&call) {
+                Err(e) if tries < BUSY_TRIES && e.is(Fault::Busy) => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(100));
+                }
+                outcome => return outcome.map(drop),
+            }
+        }
+    }
+
+    pub fn stop(&self, at: &Located, how: Stop) -> Result<()> {
+        let name = at.incus_name();
+        let call = match how {
+            Stop::Clean { timeout } => on(
+                at,
+                "stop",
+                argv(["stop", &name, "--timeout", &timeout.to_string()]),
+            ),
+            Stop::Force => on(at, "force the stop of", argv(["stop", &name, "--force"])),
+        };
+        self.output(&call).map(drop)
+    }
+
+    /// Deletes the instance, running or not. One already gone is no error. Incus refuses
+    /// while another operation runs (a start we abandoned goes on in the daemon): that is
+    /// waited for, and any other refusal is tried again a few times before it is returned.
+    pub fn destroy(&self, at: &Located) -> Result<()> {
+        let call = on(at, "destroy", argv(["delete", "--force", &at.incus_name()]));
+        let mut tries = 0;
+        loop {
+            match self.output(&call) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) if tries < BUSY_TRIES && e.is(Fault::Busy) => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(100));
+                }
+                // An ephemeral instance deleting itself as we stop it, an operation Incus has
+                // not settled yet.
+                Err(e) if tries < BUSY_TRIES => {
+                    tries += 10;
+                    warn(&e);
+                    thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(e.with_hint(format!(
+                        "remove it by hand: incus delete --force {} --project '{}'",
+                        at.incus_name(),
+                        at.project
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Destroys the instance only if it is still the one whose uuid is `uuid`; `Ok(false)`
+    /// when it is gone or a namesake replaced it.
+    pub fn destroy_if_same(&self, at: &Located, uuid: &str) -> Result<bool> {
+        match self.uuid(at) {
+            Ok(current) if current == uuid => self.destroy(at).map(|()| true),
+            Ok(_) => Ok(false),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renames a stopped instance within its project.
+    pub fn rename(&self, at: &Located, new_name: &str) -> Result<()> {
+        let call = on(at, "rename", argv(["rename", &at.incus_name(), new_name]));
+        self.output(&call).map(drop)
+    }
+
+    /// Takes snapshot `name`, never expiring; with `replace`, an existing one of that name is
+    /// replaced atomically.
+    pub fn snapshot(&self, at: &Located, name: &str, replace: bool) -> Result<()> {
+        let mut args = argv(["snapshot", "create", &at.incus_name(), name, "--no-expiry"]);
+        if replace {
+            args.push("--reuse".into());
+        }
+        self.output(&on(at, "snapshot", args)).map(drop)
+    }
+
+    /// Publishes snapshot `snapshot` as an image under `alias` (in the instance's project);
+    /// returns the image's fingerprint.
+    pub fn publish(
+        &self,
+        at: &Located,
+        snapshot: &str,
+        alias: &str,
+        replace: bool,
+        public: bool,
+    ) -> Result<String> {
+        let source = format!("{}/{snapshot}", at.incus_name());
+        let mut args = argv(["publish", &source, "--alias", alias]);
+        if replace {
+            args.push("--reuse".into());
+        }
+        if public {
+            args.push("--public".into());
+        }
+        let answer = self.output(&on(at, "publish", args))?;
+        let answer = String::from_utf8_lossy(&answer);
+        Ok(answer
+            .split_whitespace()
+            .last()
+            .filter(|f| f.len() >= 12 && f.chars().all(|c| c.is_ascii_hexdigit()))
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// `incus config get`: the value of `key`, empty when unset.
+    pub fn config_get(&self, at: &Located, key: &str) -> Result<String> {
+        let call = on(
+            at,
+            "read the config of",
+            argv(["config", "get", &at.incus_name(), key]),
+        );
+        let value = self.output(&call)?;
+        Ok(String::from_utf8_lossy(&value).trim_end().to_owned())
+    }
+
+    /// `incus config set KEY=VALUE`.
+    pub fn config_set(&self, at: &Located, key: &str, value: &str) -> Result<()> {
+        let setting = format!("{key}={value}");
+        let call = on(
+            at,
+            "configure",
+            argv(["config", "set", &at.incus_name(), &setting]),
+        );
+        self.output(&call).map(drop)
+    }
+
+    /// `incus export`: the backup on the returned stream's stdout.
+    pub fn export(&self, at: &Located, export: Export) -> Result<Stream> {
+        let mut args = argv(["export", &at.incus_name(), "-", "--quiet"]);
+        args.extend(argv(["--compression", export.compression]));
+        if export.instance_only {
+            args.push("--instance-only".into());
+        }
+        self.stream(&on(at, "export", args), Pipes::Stdout)
+    }
+
+    /// `incus import` of a backup written to the returned stream's stdin, as instance `new`.
+    pub fn import(&self, new: &Located, storage: Option<&str>) -> Result<Stream> {
+        let target = format!("{}-", remote_prefix(new));
+        let mut args = argv(["import", &target, &new.name, "--quiet"]);
+        if let Some(pool) = storage {
+            args.extend(argv(["--storage", pool]));
+        }
+        self.stream(&on(new, "import", args), Pipes::Stdin)
+    }
+
+    /// Runs a command in the instance, attached to our standard streams; returns its status.
+    pub fn exec(&self, at: &Located, exec: &Exec) -> Result<ExitStatus> {
+        let mut args = argv(["exec", &at.incus_name()]);
+        if exec.non_interactive {
+            args.push("--force-noninteractive".into());
+        }
+        if let Some(cwd) = &exec.cwd {
+            args.extend(argv(["--cwd", cwd]));
+        }
+        args.push("--".into());
+        args.extend(exec.argv.iter().map(OsString::from));
+        self.interactive(&on(at, "run a command in", args))
+    }
+
+    /// Runs a command in the instance with its output captured: `Ok` when it exits 0.
+    pub fn exec_captured(&self, at: &Located, command: &[&str]) -> Result<Vec<u8>> {
+        let mut args = argv(["exec", &at.incus_name(), "--"]);
+        args.extend(command.iter().map(OsString::from));
+        self.output(&on(at, "run a command in", args))
+    }
+
+    /// Attaches our terminal to the instance's console until the user detaches.
+    pub fn console(&self, at: &Located) -> Result<ExitStatus> {
+        let call = on(
+            at,
+            "attach to the console of",
+            argv(["console", &at.incus_name()]),
+        );
+        self.interactive(&call)
+    }
+}
+
+/// `remote:` for an instance on a named remote, else nothing.
+fn remote_prefix(at: &Located) -> String {
+    at.remote
+        .as_deref()
+        .map(|remote| format!("{remote}:"))
+        .unwrap_or_default()
+}
+
+fn to_os(args: Vec<String>) -> Vec<OsString> {
+    args.into_iter().map(OsString::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_answer_gives_its_snapshots_uuid_and_pool() {
+        let json = r#"{"status":"Stopped","ephemeral":false,
+            "config":{"volatile.uuid":"1234"},
+            "snapshots":[{"name":"pristine"}],
+            "expanded_devices":{"root":{"type":"disk","pool":"fast","path":"/"},
+                "eth0":{"type":"nic","ipv4.address":"10.0.0.5"},"eth1":{"type":"nic"}}}"#;
+        let info: InstanceInfo = serde_json::from_str(json).unwrap();
+        assert!(info.is_stopped() && info.has_snapshot("pristine"));
+        assert_eq!(info.uuid(), Some("1234"));
+        assert_eq!(info.root_pool(), Some("fast"));
+        assert_eq!(info.nics(), [("eth0", Some("10.0.0.5")), ("eth1", None)]);
+        let bare: InstanceInfo =
+            serde_json::from_str(r#"{"status":"Running","snapshots":null}"#).unwrap();
+        assert!(bare.snapshots.is_empty() && bare.uuid().is_none());
+    }
+
+    #[test]
+    fn new_instance_options_become_flags() {
+        let options = NewInstance {
+            ephemeral: true,
+            storage: Some("fast".into()),
+            profiles: vec!["a".into(), "b".into()],
+            device_overrides: vec!["eth0,ipv4.address=".into()],
+            ..NewInstance::default()
+        };
+        assert_eq!(
+            options.args(),
+            [
+                "--ephemeral",
+                "--storage",
+                "fast",
+                "--profile",
+                "a",
+                "--profile",
+                "b",
+                "--device",
+                "eth0,ipv4.address="
+            ]
+        );
+    }
+}

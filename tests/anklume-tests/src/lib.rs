@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anklume_common::api::encode;
 use anklume_common::{Call, Incus};
 
 pub mod docs;
@@ -87,6 +88,17 @@ impl TestProject {
     /// Creates the project, or returns `None` (saying so on stderr) when no daemon answers
     /// outside CI.
     pub fn new(label: &str) -> Option<Self> {
+        Self::create(label, unique_name(&format!("t-{label}")))
+    }
+
+    /// Like [`TestProject::new`], with a name that Incus accepts but that a URL would misread
+    /// unless percent-encoded, and a non-ASCII letter: `t-LABEL-xxxxxxxx?&#%+=,;.é`. For the
+    /// tests that a project's name reaches the daemon intact; keep LABEL short.
+    pub fn with_odd_name(label: &str) -> Option<Self> {
+        Self::create(label, unique_name(&format!("t-{label}")) + "?&#%+=,;.é")
+    }
+
+    fn create(label: &str, name: String) -> Option<Self> {
         if !daemon_available() {
             // Written to the real stderr, past the test harness's capture: a skip must be seen.
             let _ = writeln!(
@@ -95,7 +107,6 @@ impl TestProject {
             );
             return None;
         }
-        let name = unique_name(&format!("t-{label}"));
         let incus = incus();
         incus
             .output(&Call::new(
@@ -154,7 +165,7 @@ impl TestProject {
 
     /// Names of the instances in this project.
     pub fn instances(&self) -> Vec<String> {
-        let path = format!("/1.0/instances?project={}", self.name);
+        let path = format!("/1.0/instances?project={}", encode(&self.name));
         let urls: Vec<String> = self
             .incus
             .query(None, &path)

@@ -1,59 +1,19 @@
 //! anklume, the real binary, running the real tools (and the real Incus daemon where needed).
 
+mod tools;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use anklume_tests::{ScratchDir, TestProject, finish, run_tool, unique_name};
-
-const ANKLUME: &str = env!("CARGO_BIN_EXE_anklume");
-
-/// The directory of the anklume binary under test, where the four tools are built too.
-///
-/// `cargo test --workspace` has built them there already; `cargo test -p anklume` has not, and
-/// they may be older than their sources: cargo is asked to bring them up to date, a no-op when
-/// they are.
-fn target_dir() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = Path::new(ANKLUME).parent().unwrap().to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--locked", "--target-dir"]);
-        cargo.arg(dir.parent().unwrap());
-        // target/debug holds the dev profile; any other directory is named after its profile.
-        let profile = dir.file_name().unwrap().to_str().unwrap();
-        if profile != "debug" {
-            cargo.args(["--profile", profile]);
-        }
-        for (_, program) in anklume::TOOLS {
-            cargo.args(["-p", program]);
-        }
-        let status = cargo.status().expect("cannot run cargo");
-        assert!(
-            status.success(),
-            "cargo could not build the tools: {cargo:?}"
-        );
-        dir
-    })
-}
-
-fn anklume(args: &[&str]) -> Command {
-    target_dir();
-    let mut command = Command::new(ANKLUME);
-    command.args(args);
-    command
-}
+use tools::{ANKLUME, anklume, target_dir, text};
 
 /// `program` run directly, for comparison.
 fn tool(program: &str, args: &[&str]) -> Command {
     let mut command = Command::new(target_dir().join(program));
     command.args(args);
     command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Runs both commands and checks that they behave the same: status, stdout and stderr.

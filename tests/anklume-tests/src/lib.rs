@@ -87,6 +87,17 @@ impl TestProject {
     /// Creates the project, or returns `None` (saying so on stderr) when no daemon answers
     /// outside CI.
     pub fn new(label: &str) -> Option<Self> {
+        Self::create(label, unique_name(&format!("t-{label}")))
+    }
+
+    /// Like [`TestProject::new`], with a name that Incus accepts but that a URL would misread
+    /// unless percent-encoded, and a non-ASCII letter: `t-LABEL-xxxxxxxx?&#%+=,;.é`. For the
+    /// tests that a project's name reaches the daemon intact; keep LABEL short.
+    pub fn with_odd_name(label: &str) -> Option<Self> {
+        Self::create(label, unique_name(&format!("t-{label}")) + "?&#%+=,;.é")
+    }
+
+    fn create(label: &str, name: String) -> Option<Self> {
         if !daemon_available() {
             // Written to the real stderr, past the test harness's capture: a skip must be seen.
             let _ = writeln!(
@@ -95,7 +106,6 @@ impl TestProject {
             );
             return None;
         }
-        let name = unique_name(&format!("t-{label}"));
         let incus = incus();
         incus
             .output(&Call::new(

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use anklume_common::ApiPath;
 use anklume_common::Call;
-use anklume_common::api::encode;
 use anklume_tests::{
     ScratchDir, TEST_IMAGE, TestProject, incus, run_tool, run_tool_with_input, unique_name,
 };
@@ -162,10 +162,7 @@ fn publish_gives_an_image_of_pristine(project: &TestProject, tpl: &str) {
     published.fingerprint = Some(fingerprint.clone());
     assert_eq!(fingerprint.len(), 64, "not a fingerprint: {fingerprint:?}");
 
-    let path = format!(
-        "/1.0/images/aliases/{alias}?project={}",
-        encode(project.name())
-    );
+    let path = ApiPath::new(&["images", "aliases", &alias]).in_project(Some(project.name()));
     let target: Value = incus().query(None, &path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(target["target"], fingerprint.as_str());
     // The tool sees the alias it made in the project, and refuses to take it again.

@@ -283,6 +283,17 @@ pub fn report(tool: &str, error: &Error, out: &mut dyn Write) -> io::Result<()> 
     Ok(())
 }
 
+/// `word` as a shell reads it back in a command line a hint suggests: as it is when it holds
+/// only safe characters, else in single quotes (Incus refuses quotes in names).
+pub fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:@".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// The name of the running program (`anklume-disp`...), for messages of the shared library.
 pub fn program_name() -> String {
     std::env::args_os()
@@ -391,6 +402,13 @@ mod tests {
         for (line, fault) in cases {
             assert_eq!(Fault::of_incus_message(line), fault, "{line}");
         }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("lab-1"), "lab-1");
+        assert_eq!(shell_word("q?&#%+=,;.é"), "'q?&#%+=,;.é'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

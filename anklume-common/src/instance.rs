@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Fault, Result, warn};
+use crate::error::{Error, Fault, Result, shell_word, warn};
 use crate::incus::{Call, Incus, Pipes, Stream};
 use crate::resolve::Located;
 use crate::url::ApiPath;
@@ -319,9 +319,9 @@ impl Incus {
                 }
                 Err(e) => {
                     return Err(e.with_hint(format!(
-                        "remove it by hand: incus delete --force {} --project '{}'",
+                        "remove it by hand: incus delete --force {} --project {}",
                         at.incus_name(),
-                        at.project
+                        shell_word(&at.project)
                     )));
                 }
             }

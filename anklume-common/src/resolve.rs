@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::error::{Error, Object, Result};
+use crate::error::{Error, Object, Result, shell_word};
 use crate::incus::Incus;
 use crate::instance::InstanceInfo;
 use crate::reference::InstanceRef;
@@ -182,8 +182,9 @@ impl Resolver {
                 "instance '{instance}' not found in project '{project}'"
             ))
             .with_hint(format!(
-                "leave out --project to search every project, or check `incus list {}--project '{project}'`",
-                remote_prefix(instance)
+                "leave out --project to search every project, or check `incus list {}--project {}`",
+                remote_prefix(instance),
+                shell_word(project)
             )),
             _ => error,
         }

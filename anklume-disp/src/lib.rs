@@ -13,7 +13,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anklume_common::error::warn;
+use anklume_common::error::{shell_word, warn};
 use anklume_common::interrupt::ignore_hangup;
 use anklume_common::{
     Error, Exec, Fault, Incus, Infra, InstanceRef, Located, NewInstance, Object, Origin, Resolver,
@@ -304,7 +304,6 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
         Source::Image(image) => image.as_str(),
         Source::Golden(golden) => golden.name.as_str(),
     };
-    let incus_says = error.incus_message().unwrap_or_default().to_owned();
     let (message, hint) = match error.fault() {
         Some(Fault::NotFound(Object::Snapshot)) => (
             format!("golden instance '{image}' has no '{PRISTINE}' snapshot"),
@@ -313,11 +312,12 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
         Some(Fault::NotFound(Object::Image)) => (
             format!("image '{image}' not found in domain '{domain}'"),
             format!(
-                "choose one of `incus image list --project '{domain}'` with --image (a project with features.images=true sees only its own images), or set global.default_os_image in infra.yml"
+                "choose one of `incus image list --project {}` with --image (a project with features.images=true sees only its own images), or set global.default_os_image in infra.yml",
+                shell_word(domain)
             ),
         ),
         Some(Fault::Unreachable) => (
-            format!("image '{image}' cannot be fetched: {incus_says}"),
+            format!("image '{image}' cannot be fetched: its image server does not answer"),
             "check the network, or use a local image (`incus image list`) with --image".to_owned(),
         ),
         Some(Fault::NotFound(Object::StoragePool)) => (
@@ -328,8 +328,14 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
             "choose one of `incus storage list` with --storage".to_owned(),
         ),
         Some(Fault::NotFound(Object::Profile)) => (
-            format!("{incus_says} in domain '{domain}'"),
-            format!("choose from `incus profile list --project '{domain}'` with --profile"),
+            format!(
+                "a profile of --profile {} does not exist in domain '{domain}'",
+                plan.cli.profiles.join(", ")
+            ),
+            format!(
+                "choose from `incus profile list --project {}` with --profile",
+                shell_word(domain)
+            ),
         ),
         Some(Fault::NoRootDisk) => (
             format!("domain '{domain}' gives its instances no root disk: its profiles have none"),
@@ -368,9 +374,9 @@ fn wait_for_vm_agent(incus: &Incus, disposable: &Disposable) -> Result<()> {
                 VM_AGENT_WAIT.as_secs()
             ))
             .with_hint(format!(
-                "check that the image runs incus-agent; `incus console {} --project '{}'` shows the boot",
+                "check that the image runs incus-agent; `incus console {} --project {}` shows the boot",
                 disposable.name(),
-                disposable.project()
+                shell_word(disposable.project())
             )));
         }
         thread::sleep(Duration::from_millis(500));
@@ -420,7 +426,7 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     }
     let (name, project) = (
         disposable.name().to_owned(),
-        disposable.project().to_owned(),
+        shell_word(disposable.project()),
     );
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{name}")
@@ -429,15 +435,15 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     disposable.keep();
     say(
         cli,
-        &format!("{name} is running in domain '{project}' (ephemeral: stopping it destroys it)"),
+        &format!("{name} is running in domain {project} (ephemeral: stopping it destroys it)"),
     );
     say(
         cli,
-        &format!("  shell:   incus exec {name} --project '{project}' -- sh"),
+        &format!("  shell:   incus exec {name} --project {project} -- sh"),
     );
     say(
         cli,
-        &format!("  destroy: incus stop {name} --project '{project}'"),
+        &format!("  destroy: incus stop {name} --project {project}"),
     );
     if let Some(ttl) = cli.ttl {
         say(

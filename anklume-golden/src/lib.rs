@@ -9,6 +9,7 @@ pub mod cli;
 use std::collections::HashSet;
 use std::io::{self, Write};
 
+use anklume_common::error::shell_word;
 use anklume_common::{
     Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Origin, Result, Session,
     Stop,
@@ -72,8 +73,8 @@ fn create(session: &Session, args: &CreateArgs) -> Result<()> {
             "instance '{name}' is ephemeral: stopping it would destroy it"
         ))
         .with_hint(format!(
-            "make it persistent first: incus config set {name} ephemeral=false --project '{}'",
-            located.project
+            "make it persistent first: incus config set {name} ephemeral=false --project {}",
+            shell_word(&located.project)
         )));
     }
     if !instance.is_stopped() {
@@ -260,8 +261,8 @@ fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
         located.name, located.project
     ));
     say(&format!(
-        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {alias} --domain '{}'",
-        located.project
+        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {alias} --domain {}",
+        shell_word(&located.project)
     ));
     Ok(())
 }

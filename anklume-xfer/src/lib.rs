@@ -185,23 +185,25 @@ fn copy_file(
     existing: Option<Attrs>,
     interrupt: &Interrupt,
 ) -> Result<()> {
-    let Ends {
-        src,
-        dst,
-        src_path,
-        target,
-    } = ends;
+    let (src_path, target) = (ends.src_path, ends.target);
     if existing.is_some_and(|found| found.kind() == Kind::Directory) {
         return Err(Error::failure(format!(
             "cannot copy {}:{src_path} to {}:{target}: a directory is in the way",
-            src.label(),
-            dst.label()
+            ends.src.label(),
+            ends.dst.label()
         )));
     }
-    let source_name = format!("{}:{src_path}", src.label());
-    let mut reader = src.open_read(src_path)?;
+    let source_name = format!("{}:{src_path}", ends.src.label());
+    let mut reader = ends.src.open_read(ends.src_path)?;
     let keep = Meta::from_attrs(attrs).attrs();
-    write_atomically(dst, target, &keep, &mut reader, &source_name, interrupt)?;
+    write_atomically(
+        ends.dst,
+        ends.target,
+        &keep,
+        &mut reader,
+        &source_name,
+        interrupt,
+    )?;
     reader.close()
 }
 
@@ -212,27 +214,22 @@ fn copy_tree(
     same_instance: bool,
     interrupt: &Interrupt,
 ) -> Result<()> {
-    let Ends {
-        src,
-        dst,
-        src_path,
-        target,
-    } = ends;
+    let (src_path, target) = (ends.src_path, ends.target);
     if existing.is_some_and(|found| found.kind() != Kind::Directory) {
         return Err(Error::failure(format!(
             "cannot copy directory {}:{src_path} onto {}:{target}: it is not a directory",
-            src.label(),
-            dst.label()
+            ends.src.label(),
+            ends.dst.label()
         )));
     }
-    if same_instance && is_within(target, src_path) {
+    if same_instance && is_within(ends.target, ends.src_path) {
         return Err(Error::failure(format!(
             "cannot copy {}:{src_path} into itself ({target})",
-            src.label()
+            ends.src.label()
         )));
     }
-    let mut sink = SftpSink::new(dst, target)?;
-    walk(src, src_path, "", attrs, &mut sink, interrupt)?;
+    let mut sink = SftpSink::new(ends.dst, ends.target)?;
+    walk(ends.src, ends.src_path, "", attrs, &mut sink, interrupt)?;
     sink.finish()
 }
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anklume_common::ApiPath;
 use anklume_common::Call;
 use anklume_tests::{
-    ScratchDir, TEST_IMAGE, TestProject, incus, run_tool, run_tool_with_input, unique_name,
+    BTRFS_POOL, ScratchDir, TEST_IMAGE, TestProject, incus, run_tool, run_tool_with_input,
+    unique_name,
 };
 use serde_json::Value;
 use tools::{anklume, text};
@@ -260,6 +261,37 @@ fn disp_in_the_project_is_reaped_by_its_ttl_and_blames_a_missing_image() {
         stderr.contains(&expected),
         "expected {expected:?} in: {stderr}"
     );
+    assert_eq!(project.instances(), Vec::<String>::new(), "left behind");
+}
+
+/// The issue's `incus project create 'p?y'`: a project with a default profile of its own,
+/// without a root disk. disp names that, not a missing domain, and --storage gets past it.
+#[test]
+fn disp_names_a_profile_without_root_disk_and_storage_gets_past_it() {
+    let Some(project) = TestProject::with_own_profiles("disp-root") else {
+        return;
+    };
+    let odd = project.name();
+    let args = [
+        "disp", "--domain", odd, "--image", TEST_IMAGE, "--cmd", "echo hi",
+    ];
+    let out = run(&args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}: {stderr}", shown(&args));
+    let expected = format!("domain '{odd}' gives its instances no root disk");
+    assert!(
+        stderr.contains(&expected),
+        "expected {expected:?} in: {stderr}"
+    );
+    assert!(
+        stderr.contains("hint: choose a pool with --storage"),
+        "{stderr}"
+    );
+    assert_eq!(project.instances(), Vec::<String>::new(), "left behind");
+
+    let with_pool = [&args[..], &["--storage", BTRFS_POOL]].concat();
+    let out = ok(&with_pool);
+    assert_eq!(text(&out.stdout), "hi\n");
     assert_eq!(project.instances(), Vec::<String>::new(), "left behind");
 }
 

@@ -75,6 +75,15 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{mixed:08x}")
 }
 
+/// What a test project shares with `default`: its images and its profiles.
+const SHARED_PROFILES: &[&str] = &["features.images=false", "features.profiles=false"];
+
+/// `t-LABEL-xxxxxxxx?&#%+=,;.é`: every character Incus accepts in a project name that means
+/// something in a URL, and a non-ASCII letter.
+fn odd_name(label: &str) -> String {
+    unique_name(&format!("t-{label}")) + "?&#%+=,;.é"
+}
+
 /// A fresh Incus project, deleted with its instances when dropped.
 #[derive(Debug)]
 pub struct TestProject {
@@ -87,17 +96,24 @@ impl TestProject {
     /// Creates the project, or returns `None` (saying so on stderr) when no daemon answers
     /// outside CI.
     pub fn new(label: &str) -> Option<Self> {
-        Self::create(label, unique_name(&format!("t-{label}")))
+        Self::create(label, unique_name(&format!("t-{label}")), SHARED_PROFILES)
     }
 
     /// Like [`TestProject::new`], with a name that Incus accepts but that a URL would misread
     /// unless percent-encoded, and a non-ASCII letter: `t-LABEL-xxxxxxxx?&#%+=,;.é`. For the
     /// tests that a project's name reaches the daemon intact; keep LABEL short.
     pub fn with_odd_name(label: &str) -> Option<Self> {
-        Self::create(label, unique_name(&format!("t-{label}")) + "?&#%+=,;.é")
+        Self::create(label, odd_name(label), SHARED_PROFILES)
     }
 
-    fn create(label: &str, name: String) -> Option<Self> {
+    /// Like [`TestProject::with_odd_name`], with profiles of its own (`features.profiles` left
+    /// on): its `default` profile is empty, without a root disk or a network, as in a project
+    /// a user just made with `incus project create`.
+    pub fn with_own_profiles(label: &str) -> Option<Self> {
+        Self::create(label, odd_name(label), &["features.images=false"])
+    }
+
+    fn create(label: &str, name: String, features: &[&str]) -> Option<Self> {
         if !daemon_available() {
             // Written to the real stderr, past the test harness's capture: a skip must be seen.
             let _ = writeln!(
@@ -107,19 +123,12 @@ impl TestProject {
             return None;
         }
         let incus = incus();
+        let mut args = vec!["project", "create", &name];
+        for feature in features {
+            args.extend(["-c", feature]);
+        }
         incus
-            .output(&Call::new(
-                "create test project",
-                [
-                    "project",
-                    "create",
-                    &name,
-                    "-c",
-                    "features.images=false",
-                    "-c",
-                    "features.profiles=false",
-                ],
-            ))
+            .output(&Call::new("create test project", args))
             .unwrap_or_else(|e| panic!("{e}"));
         Some(Self {
             name,

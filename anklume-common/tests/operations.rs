@@ -79,7 +79,7 @@ fn instance_operations_do_what_they_say_and_refuse_in_types() {
     incus.stop(&web, Stop::Clean { timeout: 30 }).unwrap();
     let renamed = at(&project, &unique_name("renamed"));
     incus.rename(&web, &renamed.name).unwrap();
-    assert_eq!(project.instances(), [renamed.name.clone()]);
+    assert_eq!(project.instances(), std::slice::from_ref(&renamed.name));
     incus.destroy(&renamed).unwrap();
     incus.destroy(&renamed).unwrap(); // gone already: no error
     assert_eq!(project.instances(), Vec::<String>::new());

@@ -474,3 +474,58 @@ fn list_shows_golden_images_in_three_formats() {
         "does not exist",
     );
 }
+
+/// golden runs the tools' prologue: a SIGTERM between two copies of a derive ends it there,
+/// with 143 and the reason, and what it printed is exactly what it made (nothing half-made).
+#[test]
+fn sigterm_stops_a_derive_between_two_copies() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let Some(project) = TestProject::new("golden-signal") else {
+        return;
+    };
+    let template = unique_name("tpl");
+    project.golden(&template, "echo ref > /root/ref");
+    let clones: Vec<String> = (0..8).map(|i| unique_name(&format!("c{i}"))).collect();
+    let cwd = ScratchDir::new("golden-signal");
+    let mut child = Command::new(GOLDEN)
+        .arg("derive")
+        .arg(&template)
+        .args(&clones)
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(
+        first.trim(),
+        clones[0],
+        "the first clone is printed when made"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = anklume_tests::finish(child);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    let printed: Vec<String> = std::iter::once(first.trim().to_owned())
+        .chain(rest.lines().map(str::to_owned))
+        .collect();
+    assert!(printed.len() < clones.len(), "the derive was not stopped");
+    let mut made = project.instances();
+    made.retain(|name| *name != template);
+    made.sort();
+    let mut expected = printed.clone();
+    expected.sort();
+    assert_eq!(made, expected, "made and printed differ");
+}

@@ -29,8 +29,11 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         name: temp::instance_name(&session.resolver, None, &name, "restoring")?,
     };
     let cleanup = session.incus().uninterruptible();
-    if let Err(error) = import(session, &temporary, stream, encrypted, args) {
-        if let Err(left) = cleanup.destroy(&temporary) {
+    if let Err(error) = import(session, (&temporary, &name), stream, encrypted, args) {
+        // Incus creates nothing from a refused or killed import; anything else is removed.
+        if cleanup.check_instance(&temporary).is_ok()
+            && let Err(left) = cleanup.destroy(&temporary)
+        {
             warn(&left);
         }
         return Err(error);
@@ -98,10 +101,10 @@ fn must_replace(session: &Session, name: &str, args: &RestoreArgs) -> Result<boo
     }
 }
 
-/// Streams the backup into `incus import` as `temporary`.
+/// Streams the backup of `name` into `incus import` as `temporary`.
 fn import(
     session: &Session,
-    temporary: &Located,
+    (temporary, name): (&Located, &str),
     stream: Box<dyn Read>,
     encrypted: bool,
     args: &RestoreArgs,
@@ -110,10 +113,11 @@ fn import(
     let mut stdin = import
         .take_stdin()
         .ok_or_else(|| Error::failure("incus import has no input pipe"))?;
-    let label = format!("restoring {}", temporary.name);
+    let label = format!("restoring {name}");
     let mut progress = Progress::new(label, None, args.quiet);
     let mut stream = stream;
-    let fed = pump(&mut stream, &mut stdin, Some(&mut progress), None);
+    let interrupt = Some(&session.interrupt);
+    let fed = pump(&mut stream, &mut stdin, Some(&mut progress), interrupt);
     progress.finish();
     let unread = match fed {
         Ok(_) => session.interrupt.check().err(),

@@ -76,6 +76,8 @@ impl Fault {
             Self::Busy
         } else if has("context deadline exceeded") || has("Failed shutting down") {
             Self::TimedOut
+        } else if has("Failed getting remote image info") && has("couldn't be found") {
+            Self::NotFound(Object::Image)
         } else if has("Failed getting remote image info") {
             Self::Unreachable
         } else if has("No root device could be found") {
@@ -199,6 +201,13 @@ impl Error {
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error, its message rewritten by `reword` (kind, hint and fault kept).
+    #[must_use]
+    pub fn reworded(mut self, reword: impl FnOnce(&str) -> String) -> Self {
+        self.message = reword(&self.message);
         self
     }
 
@@ -396,6 +405,14 @@ mod tests {
             (
                 "Requested profile \"gui\" doesn't exist",
                 Fault::NotFound(Object::Profile),
+            ),
+            (
+                "Failed getting remote image info: Failed getting image: The requested image couldn't be found",
+                Fault::NotFound(Object::Image),
+            ),
+            (
+                "Failed getting remote image info: Get \"https://images.linuxcontainers.org/streams/v1/index.json\": dial tcp: lookup images.linuxcontainers.org: no such host",
+                Fault::Unreachable,
             ),
             ("something new", Fault::Refused),
         ];

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Fault, Result, shell_word, warn};
+use crate::error::{Error, Fault, Object, Result, shell_word, warn};
 use crate::incus::{Call, Incus, Pipes, Stream};
 use crate::resolve::Located;
 use crate::url::ApiPath;
@@ -237,18 +237,18 @@ impl Incus {
             .map(drop)
     }
 
-    /// Adds device `device` of type `kind` with `settings` (`key=value`).
+    /// Adds device `device` of type `kind` with `settings` (`key=value`); `action` names it
+    /// in messages ("share a host folder with").
     pub fn add_device(
         &self,
         at: &Located,
-        device: &str,
-        kind: &str,
+        action: &str,
+        (device, kind): (&str, &str),
         settings: &[String],
     ) -> Result<()> {
         let mut args = argv(["config", "device", "add", &at.incus_name(), device, kind]);
         args.extend(settings.iter().map(OsString::from));
-        self.output(&on(at, &format!("add device '{device}' to"), args))
-            .map(drop)
+        self.output(&on(at, action, args)).map(drop)
     }
 
     /// Adds a disk device sharing host folder `source` at `path`, idmapped (`shift=true`) so
@@ -265,7 +265,8 @@ impl Incus {
             format!("path={path}"),
             "shift=true".to_owned(),
         ];
-        self.add_device(at, device, "disk", &settings)
+        let action = "share a host folder with";
+        self.add_device(at, action, (device, "disk"), &settings)
     }
 
     /// Starts the instance, waiting while another operation holds it ([`Fault::Busy`]).
@@ -305,7 +306,7 @@ impl Incus {
         loop {
             match self.output(&call) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) if is_gone(&e) => return Ok(()),
                 Err(e) if tries < BUSY_TRIES && e.is(Fault::Busy) => {
                     tries += 1;
                     thread::sleep(Duration::from_millis(100));
@@ -334,7 +335,7 @@ impl Incus {
         match self.uuid(at) {
             Ok(current) if current == uuid => self.destroy(at).map(|()| true),
             Ok(_) => Ok(false),
-            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) if is_gone(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -417,8 +418,12 @@ impl Incus {
 
     /// `incus import` of a backup written to the returned stream's stdin, as instance `new`.
     pub fn import(&self, new: &Located, storage: Option<&str>) -> Result<Stream> {
-        let target = format!("{}-", remote_prefix(new));
-        let mut args = argv(["import", &target, &new.name, "--quiet"]);
+        // `incus import [REMOTE:] FILE [NAME]`: the remote is an argument of its own.
+        let mut args = argv(["import"]);
+        if let Some(remote) = &new.remote {
+            args.push(format!("{remote}:").into());
+        }
+        args.extend(argv(["-", &new.name, "--quiet"]));
         if let Some(pool) = storage {
             args.extend(argv(["--storage", pool]));
         }
@@ -457,12 +462,12 @@ impl Incus {
     }
 }
 
-/// `remote:` for an instance on a named remote, else nothing.
-fn remote_prefix(at: &Located) -> String {
-    at.remote
-        .as_deref()
-        .map(|remote| format!("{remote}:"))
-        .unwrap_or_default()
+/// Whether a refusal says that the instance (or its whole project) is not there.
+fn is_gone(error: &Error) -> bool {
+    matches!(
+        error.fault(),
+        Some(Fault::NotFound(Object::Instance | Object::Project))
+    )
 }
 
 fn to_os(args: Vec<String>) -> Vec<OsString> {

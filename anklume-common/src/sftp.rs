@@ -756,8 +756,9 @@ impl FileWriter<'_> {
 impl Write for FileWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(status) = &self.refused {
-            let error = self.sftp.refusal("write", &self.path, status);
-            return Err(io::Error::other(error.message().to_owned()));
+            return Err(io::Error::other(
+                self.sftp.refusal("write", &self.path, status),
+            ));
         }
         let n = buf.len().min(CHUNK - self.buffer.len());
         self.buffer.extend_from_slice(&buf[..n]);

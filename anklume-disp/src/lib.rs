@@ -317,7 +317,7 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
             ),
         ),
         Some(Fault::Unreachable) => (
-            format!("image '{image}' cannot be fetched: its image server does not answer"),
+            format!("image '{image}' cannot be fetched: {}", error.message()),
             "check the network, or use a local image (`incus image list`) with --image".to_owned(),
         ),
         Some(Fault::NotFound(Object::StoragePool)) => (
@@ -329,8 +329,8 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
         ),
         Some(Fault::NotFound(Object::Profile)) => (
             format!(
-                "a profile of --profile {} does not exist in domain '{domain}'",
-                plan.cli.profiles.join(", ")
+                "a profile does not exist in domain '{domain}': {}",
+                error.message()
             ),
             format!(
                 "choose from `incus profile list --project {}` with --profile",
@@ -340,7 +340,8 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
         Some(Fault::NoRootDisk) => (
             format!("domain '{domain}' gives its instances no root disk: its profiles have none"),
             format!(
-                "choose a pool with --storage, or add a root disk to the profile: incus profile device add default root disk path=/ pool=default --project '{domain}'"
+                "choose a pool with --storage, or add a root disk to the profile: incus profile device add default root disk path=/ pool=default --project {}",
+                shell_word(domain)
             ),
         ),
         Some(Fault::NotAVmImage) => (
@@ -424,10 +425,9 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     if let Some(ttl) = cli.ttl {
         start_reaper(incus, &disposable, ttl)?;
     }
-    let (name, project) = (
-        disposable.name().to_owned(),
-        shell_word(disposable.project()),
-    );
+    let name = disposable.name().to_owned();
+    let domain = disposable.project().to_owned();
+    let project = shell_word(&domain);
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{name}")
         .and_then(|()| stdout.flush())
@@ -435,7 +435,7 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     disposable.keep();
     say(
         cli,
-        &format!("{name} is running in domain {project} (ephemeral: stopping it destroys it)"),
+        &format!("{name} is running in domain '{domain}' (ephemeral: stopping it destroys it)"),
     );
     say(
         cli,

@@ -145,24 +145,32 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
     };
     let mut created: Vec<Located> = Vec::new();
     let mut stdout = io::stdout().lock();
+    let already = |e: Error, created: &[Located]| {
+        if created.is_empty() {
+            return e;
+        }
+        let names: Vec<&str> = created.iter().map(|c| c.name.as_str()).collect();
+        e.with_hint(format!("already created: {}", names.join(", ")))
+    };
     for new in &args.new {
         // A copy is never cut in the middle; a signal stops the derive between two.
-        session.interrupt.check()?;
+        session
+            .interrupt
+            .check()
+            .map_err(|e| already(e, &created))?;
         let clone = Located {
             name: new.clone(),
             ..located.clone()
         };
-        incus.create(&clone, origin, &options).map_err(|e| {
-            if created.is_empty() {
-                e
-            } else {
-                let names: Vec<&str> = created.iter().map(|c| c.name.as_str()).collect();
-                e.with_hint(format!("already created: {}", names.join(", ")))
-            }
-        })?;
+        let made = incus.create(&clone, origin, &options);
+        made.map_err(|e| already(e, &created))?;
         writeln!(stdout, "{new}").map_err(Error::stdout)?;
         created.push(clone);
     }
+    session
+        .interrupt
+        .check()
+        .map_err(|e| already(e, &created))?;
     if args.start {
         for clone in &created {
             incus.start(clone)?;
@@ -261,7 +269,8 @@ fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
         located.name, located.project
     ));
     say(&format!(
-        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {alias} --domain {}",
+        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {} --domain {}",
+        shell_word(alias),
         shell_word(&located.project)
     ));
     Ok(())

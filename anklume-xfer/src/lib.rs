@@ -87,7 +87,7 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
     let mut reader = sftp.open_read(path)?;
     let mut stdout = stdout;
     pump(&mut reader, &mut stdout, None, None).map_err(|e| match e {
-        PumpError::Read(e) => tree::read_error(e, &label),
+        PumpError::Read(e) => tree::named(e, || format!("cannot read {label}")),
         PumpError::Write(e) => Error::stdout(e),
         PumpError::Interrupted(signal) => Error::interrupted(signal),
     })?;
@@ -249,10 +249,9 @@ fn write_atomically(
         &format!(".{name}.anklume-{}", temp::unique_suffix()),
     );
     let label = sftp.label().to_owned();
-    let mut writer = sftp.create(&hidden, 0o600).map_err(|e| {
-        // Name the file the user asked for, not the hidden one.
-        Error::failure(e.message().replace(&hidden, path))
-    })?;
+    // Errors name the file the user asked for, not the hidden one.
+    let named = |e: Error| e.reworded(|message| message.replace(&hidden, path));
+    let mut writer = sftp.create(&hidden, 0o600).map_err(named)?;
     let outcome = tree::copy(content, &mut writer, source_name, &label, path)
         .and_then(|_| writer.finish())
         .and_then(|()| sftp.set_attrs(&hidden, attrs))
@@ -261,7 +260,7 @@ fn write_atomically(
     if outcome.is_err() {
         let _ = sftp.remove(&hidden);
     }
-    outcome
+    outcome.map_err(named)
 }
 
 /// The attributes of `path` (symlinks followed), which must exist.

@@ -459,18 +459,18 @@ pub fn copy(
     path: &str,
 ) -> Result<u64> {
     pump(content, writer, None, None).map_err(|e| match e {
-        PumpError::Read(e) => read_error(e, source_name),
-        PumpError::Write(e) => Error::io(format!("cannot write {label}:{path}"), e),
+        PumpError::Read(e) => named(e, || format!("cannot read {source_name}")),
+        PumpError::Write(e) => named(e, || format!("cannot write {label}:{path}")),
         PumpError::Interrupted(signal) => Error::interrupted(signal),
     })
 }
 
-/// A failed read of `source_name`. A reader of an instance's file names its file in its own
-/// error, which is kept as it is.
-pub fn read_error(e: io::Error, source_name: &str) -> Error {
+/// A failed read or write, in `context`. The readers and writers of an instance's files name
+/// their file in their own error, which is kept as it is.
+pub fn named(e: io::Error, context: impl FnOnce() -> String) -> Error {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
         Some(named) => Error::failure(named.message()),
-        None => Error::io(format!("cannot read {source_name}"), e),
+        None => Error::io(context(), e),
     }
 }
 

@@ -139,11 +139,6 @@ impl Resolver {
         Ok(None)
     }
 
-    /// Forgets what was listed, so that the next look-up asks Incus again.
-    pub fn forget(&self) {
-        self.listings.borrow_mut().clear();
-    }
-
     fn only_project_of(&self, instance: &InstanceRef) -> Result<String> {
         let mut projects = self.projects_of(instance)?;
         match projects.len() {

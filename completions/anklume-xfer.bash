@@ -61,7 +61,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__copy)
-            opts="-h --src-project --dst-project --help"
+            opts="-h --src-project --dst-project --keep-setid --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +171,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__push)
-            opts="-r -h --archive --project --mode --uid --gid --help"
+            opts="-r -h --archive --project --mode --uid --gid --keep-setid --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

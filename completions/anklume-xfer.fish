@@ -38,9 +38,11 @@ complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l mode 
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l uid -d 'Owner of the file [default: 0]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand help; and not __fish_seen_subcommand_from pull push copy help" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand help; and not __fish_seen_subcommand_from pull push copy help" -f -a "push" -d 'Write stdin to a file of an instance (with -r, extract a tar stream into a directory)'

@@ -84,9 +84,11 @@ complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_su
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l uid -d 'Owner of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s V -l version -d 'Print version'
@@ -101,9 +103,11 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l uid -d 'Owner of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s V -l version -d 'Print version'

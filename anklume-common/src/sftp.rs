@@ -25,6 +25,7 @@ const SSH_FXP_READ: u8 = 5;
 const SSH_FXP_WRITE: u8 = 6;
 const SSH_FXP_LSTAT: u8 = 7;
 const SSH_FXP_SETSTAT: u8 = 9;
+const SSH_FXP_FSETSTAT: u8 = 10;
 const SSH_FXP_OPENDIR: u8 = 11;
 const SSH_FXP_READDIR: u8 = 12;
 const SSH_FXP_REMOVE: u8 = 13;
@@ -373,23 +374,16 @@ impl Sftp {
     }
 
     fn set_attrs_reply(&mut self, path: &str, attrs: &Attrs) -> Reply<()> {
-        let steps = [
-            Attrs {
-                uid: attrs.uid,
-                gid: attrs.gid,
-                ..Attrs::default()
-            },
-            Attrs {
-                mode: attrs.mode,
-                mtime: attrs.mtime,
-                ..Attrs::default()
-            },
-        ];
-        for step in steps.iter().filter(|step| **step != Attrs::default()) {
+        self.set_attrs_of(SSH_FXP_SETSTAT, path.as_bytes(), attrs)
+    }
+
+    /// SETSTAT of a path or FSETSTAT of a handle, owner first (see [`Sftp::set_attrs`]).
+    fn set_attrs_of(&mut self, request: u8, target: &[u8], attrs: &Attrs) -> Reply<()> {
+        for step in split_attrs(attrs) {
             let mut body = Vec::new();
-            put_str(&mut body, path.as_bytes());
-            put_attrs(&mut body, step);
-            if let Err(status) = expect_status(self.call(SSH_FXP_SETSTAT, &body)?) {
+            put_str(&mut body, target);
+            put_attrs(&mut body, &step);
+            if let Err(status) = expect_status(self.call(request, &body)?) {
                 return Ok(Err(status));
             }
         }
@@ -703,13 +697,32 @@ pub struct FileWriter<'a> {
 
 impl FileWriter<'_> {
     /// Sends what is buffered, waits for every write to be acknowledged and closes the file.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
+        self.finish_with(None)
+    }
+
+    /// Like [`FileWriter::finish`], setting `attrs` on the open file before it is closed
+    /// (FSETSTAT): they reach the file written, never what its path may have been swapped for.
+    pub fn finish_with_attrs(self, attrs: &Attrs) -> Result<()> {
+        self.finish_with(Some(attrs))
+    }
+
+    fn finish_with(mut self, attrs: Option<&Attrs>) -> Result<()> {
         self.send_buffer()?;
         while !self.in_flight.is_empty() {
             self.acknowledge_oldest()?;
         }
         let handle = std::mem::take(&mut self.handle);
+        let set = match (&self.refused, attrs) {
+            (None, Some(attrs)) => self.sftp.set_attrs_of(SSH_FXP_FSETSTAT, &handle, attrs)?,
+            _ => Ok(()),
+        };
         let closed = self.sftp.close(&handle)?;
+        if let Err(status) = set {
+            return Err(self
+                .sftp
+                .refusal("set owner and mode of", &self.path, &status));
+        }
         let reply = Ok(match self.refused.take() {
             Some(status) => Err(status),
             None => closed,
@@ -771,6 +784,27 @@ impl Write for FileWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Owner first, then permissions and time: changing the owner clears setuid and setgid, and
+/// Incus 6.0's server fails when one request carries owner and time. Empty steps are left out.
+fn split_attrs(attrs: &Attrs) -> Vec<Attrs> {
+    let steps = [
+        Attrs {
+            uid: attrs.uid,
+            gid: attrs.gid,
+            ..Attrs::default()
+        },
+        Attrs {
+            mode: attrs.mode,
+            mtime: attrs.mtime,
+            ..Attrs::default()
+        },
+    ];
+    steps
+        .into_iter()
+        .filter(|step| *step != Attrs::default())
+        .collect()
 }
 
 fn is_wait(e: &io::Error) -> bool {

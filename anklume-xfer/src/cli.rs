@@ -60,6 +60,9 @@ pub struct PushArgs {
     /// Group of the file [default: 0]
     #[arg(long, value_name = "GID", conflicts_with = "archive")]
     pub gid: Option<u32>,
+    /// With -r, keep the setuid and setgid bits of the files received (dropped by default)
+    #[arg(long)]
+    pub keep_setid: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +79,9 @@ pub struct CopyArgs {
     /// The destination instance's project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub dst_project: Option<String>,
+    /// Keep the setuid and setgid bits of the files copied (dropped by default)
+    #[arg(long)]
+    pub keep_setid: bool,
 }
 
 /// Octal permissions such as 644, 0755 or 4755.

@@ -5,6 +5,7 @@
 //! carries owners, modes, times and exact symlinks, and works on stopped containers and remotes.
 
 mod cli;
+pub mod receive;
 pub mod tree;
 
 use std::io::{self, BufWriter, Read, Write};
@@ -17,7 +18,8 @@ use anklume_common::{
 };
 
 pub use cli::{Cli, Command, CopyArgs, PullArgs, PushArgs};
-use tree::{Meta, SftpSink, Sink, TarSink, join, read_tar, walk};
+use receive::SftpSink;
+use tree::{Meta, Sink, TarSink, join, read_tar, walk};
 
 /// Runs the command line; the exit status on success is 0.
 pub fn run(cli: &Cli) -> Result<u8> {
@@ -102,7 +104,7 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
     require_parent(&mut sftp, path, "push to")?;
     let mut stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
     if args.archive {
-        let mut sink = SftpSink::new(&mut sftp, path)?;
+        let mut sink = SftpSink::new(&mut sftp, path, args.keep_setid)?;
         return read_tar(stdin, &mut sink, interrupt);
     }
     if let Some(attrs) = sftp.lstat(path)?
@@ -144,6 +146,7 @@ fn copy(resolver: &Resolver, interrupt: &Interrupt, args: &CopyArgs) -> Result<(
         dst: &mut dst,
         src_path,
         target: &target,
+        keep_setid: args.keep_setid,
     };
     match attrs.kind() {
         Kind::File => copy_file(ends, &attrs, existing_target, interrupt),
@@ -162,6 +165,8 @@ struct Ends<'a> {
     src_path: &'a str,
     /// Where the copy goes on the destination.
     target: &'a str,
+    /// Whether setuid and setgid bits arrive too.
+    keep_setid: bool,
 }
 
 /// Like cp: an existing directory receives the source under its own name. Returns the target
@@ -195,7 +200,12 @@ fn copy_file(
     }
     let source_name = format!("{}:{src_path}", ends.src.label());
     let mut reader = ends.src.open_read(ends.src_path)?;
-    let keep = Meta::from_attrs(attrs).attrs();
+    let mut meta = Meta::from_attrs(attrs);
+    if !ends.keep_setid && meta.mode & 0o6000 != 0 {
+        eprintln!("anklume-xfer: {target}: setuid/setgid bits dropped (--keep-setid keeps them)");
+        meta.mode &= !0o6000;
+    }
+    let keep = meta.attrs();
     write_atomically(
         ends.dst,
         ends.target,
@@ -228,7 +238,7 @@ fn copy_tree(
             ends.src.label()
         )));
     }
-    let mut sink = SftpSink::new(ends.dst, ends.target)?;
+    let mut sink = SftpSink::new(ends.dst, ends.target, ends.keep_setid)?;
     walk(ends.src, ends.src_path, "", attrs, &mut sink, interrupt)?;
     sink.finish()
 }

@@ -1,7 +1,6 @@
 //! A file or directory tree moving from a source (an instance, a tar stream) to a sink (an
 //! instance, a tar stream), entry by entry, parents before children, never held whole.
 
-use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
 use anklume_common::pump::{PumpError, pump};
@@ -326,126 +325,6 @@ impl Read for ExactSize<'_> {
         };
         self.left -= n as u64;
         Ok(n)
-    }
-}
-
-/// Writes entries into an instance below `root`.
-pub struct SftpSink<'a> {
-    sftp: &'a mut Sftp,
-    root: String,
-    /// Directories whose owner, mode and time are set last: a read-only directory must still
-    /// receive its children, and writing them changes its time.
-    dirs: Vec<(String, Meta)>,
-    /// Directories this sink created: nothing in them needs checking before it is written.
-    created: HashSet<String>,
-}
-
-impl<'a> SftpSink<'a> {
-    /// A sink into directory `root`, created (mode 0755, until the tree says otherwise) if
-    /// missing; its parent must exist.
-    pub fn new(sftp: &'a mut Sftp, root: &str) -> Result<Self> {
-        let mut created = HashSet::new();
-        match sftp.stat(root)? {
-            Some(attrs) if attrs.kind() == Kind::Directory => {}
-            Some(_) => {
-                return Err(Error::failure(format!(
-                    "cannot extract into {}:{root}: not a directory",
-                    sftp.label()
-                )));
-            }
-            None => {
-                sftp.mkdir(root, 0o755)?;
-                created.insert(root.to_owned());
-            }
-        }
-        Ok(Self {
-            sftp,
-            root: root.to_owned(),
-            dirs: Vec::new(),
-            created,
-        })
-    }
-
-    /// Whether entry `rel` lies directly in a directory this sink created.
-    fn in_new_directory(&self, rel: &str) -> bool {
-        let parent = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
-        self.created.contains(&join(&self.root, parent))
-    }
-
-    /// Removes whatever non-directory is at `rel`, so that a new entry replaces it rather than
-    /// writing through a symlink.
-    fn clear(&mut self, rel: &str) -> Result<()> {
-        if self.in_new_directory(rel) {
-            return Ok(());
-        }
-        let path = &join(&self.root, rel);
-        if let Some(attrs) = self.sftp.lstat(path)? {
-            if attrs.kind() == Kind::Directory {
-                return Err(Error::failure(format!(
-                    "cannot replace directory {}:{path} with a file",
-                    self.sftp.label()
-                )));
-            }
-            self.sftp.remove(path)?;
-        }
-        Ok(())
-    }
-}
-
-impl Sink for SftpSink<'_> {
-    fn dir(&mut self, rel: &str, meta: &Meta) -> Result<()> {
-        let path = join(&self.root, rel);
-        if !rel.is_empty() {
-            let existing = if self.in_new_directory(rel) {
-                None
-            } else {
-                self.sftp.lstat(&path)?
-            };
-            match existing {
-                Some(attrs) if attrs.kind() == Kind::Directory => {}
-                Some(_) => {
-                    return Err(Error::failure(format!(
-                        "cannot replace {}:{path} with a directory: it is not one",
-                        self.sftp.label()
-                    )));
-                }
-                None => {
-                    self.sftp.mkdir(&path, 0o700)?;
-                    self.created.insert(path.clone());
-                }
-            }
-        }
-        self.dirs.push((path, *meta));
-        Ok(())
-    }
-
-    fn file(&mut self, rel: &str, meta: &Meta, _size: u64, content: &mut dyn Read) -> Result<()> {
-        self.clear(rel)?;
-        let path = join(&self.root, rel);
-        let label = self.sftp.label().to_owned();
-        let mut writer = self.sftp.create(&path, 0o600)?;
-        copy(content, &mut writer, "the source", &label, &path)?;
-        writer.finish()?;
-        self.sftp.set_attrs(&path, &meta.attrs())
-    }
-
-    fn symlink(&mut self, rel: &str, _meta: &Meta, target: &str) -> Result<()> {
-        self.clear(rel)?;
-        let path = join(&self.root, rel);
-        self.sftp.symlink(target, &path)
-    }
-
-    fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
-        self.clear(rel)?;
-        let path = join(&self.root, rel);
-        self.sftp.hard_link(&join(&self.root, existing), &path)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        while let Some((path, meta)) = self.dirs.pop() {
-            self.sftp.set_attrs(&path, &meta.attrs())?;
-        }
-        Ok(())
     }
 }
 

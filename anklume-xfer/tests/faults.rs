@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use anklume_tests::faults::{HOSTILE_NAMES, hostile_paths, report};
+use anklume_tests::faults::{HOSTILE_NAMES, Rng, hostile_paths, report};
 use anklume_tests::{ScratchDir, TestProject, run_tool, unique_name};
 
 const XFER: &str = env!("CARGO_BIN_EXE_anklume-xfer");
@@ -120,4 +120,118 @@ fn hostile_names_and_paths_are_refused_and_create_nothing() {
     );
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(before, after, "something was created");
+}
+
+/// One generated hostile tar stream: links out of the destination, entries through them,
+/// hard links to files the stream did not write, long names, deep nesting, duplicates.
+fn hostile_stream(rng: &mut Rng) -> (Vec<u8>, String) {
+    const OUT: [&str; 6] = ["/root", "/etc", "/", "../../etc", "..", "../../../root"];
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut shape = Vec::new();
+    let mut add = |path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o4755
+        });
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_600_000_000);
+        header.set_size(data.len() as u64);
+        // The tar crate itself refuses some link names ("/"): such an entry is left out.
+        if let Some(link) = link
+            && header.set_link_name(link).is_err()
+        {
+            return;
+        }
+        // Long names need the GNU extension that append_data writes.
+        let _ = builder.append_data(&mut header, path, data);
+    };
+    for _ in 0..1 + rng.below(4) {
+        let name = format!("l{}", rng.below(3));
+        let out = OUT[rng.below(OUT.len() as u64) as usize];
+        match rng.below(7) {
+            0 => add(&name, tar::EntryType::Symlink, Some(out), b""),
+            1 => add(&name, tar::EntryType::Symlink, Some("l0"), b""),
+            2 => add(
+                &format!("{name}/pwned"),
+                tar::EntryType::Regular,
+                None,
+                b"owned\n",
+            ),
+            3 => add(
+                &format!("{name}/cron.d"),
+                tar::EntryType::Directory,
+                None,
+                b"",
+            ),
+            4 => add(
+                "hl",
+                tar::EntryType::Link,
+                Some(&out.trim_start_matches('/').replace("../", "")),
+                b"",
+            ),
+            5 => add(
+                &"d/".repeat(1 + rng.below(60) as usize),
+                tar::EntryType::Directory,
+                None,
+                b"",
+            ),
+            _ => add(
+                &"n".repeat(100 + rng.below(150) as usize),
+                tar::EntryType::Regular,
+                None,
+                b"x",
+            ),
+        }
+        shape.push(name);
+    }
+    // Always end with a write through the first link, should the stream have made one.
+    add("l0/pwned-last", tar::EntryType::Regular, None, b"owned\n");
+    (builder.into_inner().unwrap(), shape.join(","))
+}
+
+#[test]
+fn hostile_tar_streams_never_write_outside_the_destination() {
+    let Some(project) = TestProject::new("fault-xfer-tar") else {
+        return;
+    };
+    let vic = unique_name("vic");
+    project.launch(&vic);
+    sh(&project, &vic, "mkdir /srv");
+    let outside = || {
+        let skip = r"\( -path /srv -o -path /proc -o -path /sys -o -path /dev -o -path /tmp \)";
+        sh(
+            &project,
+            &vic,
+            &format!("find / -xdev {skip} -prune -o -print | sort | xargs ls -ld --"),
+        )
+    };
+    let mut before = outside();
+    let mut rng = Rng::from_env("hostile tar streams");
+    let mut failures = Vec::new();
+    const VARIANTS: usize = 60;
+    for variant in 0..VARIANTS {
+        let (stream, shape) = hostile_stream(&mut rng);
+        let target = format!("{vic}:/srv/v{variant}");
+        let mut command = Command::new(XFER);
+        command.args(["push", "-r", &target]);
+        let out = anklume_tests::run_tool_with_input(&mut command, &stream);
+        let after = outside();
+        if after != before || !matches!(out.status.code(), Some(0 | 1)) {
+            failures.push(format!(
+                "variant {variant} ({shape}): {:?}",
+                out.status.code()
+            ));
+            before = after;
+        }
+    }
+    report(
+        "anklume-xfer push -r of generated hostile tar streams (links, hard links, long names, deep nesting, duplicates): wrote outside the destination",
+        VARIANTS,
+        failures.len(),
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }

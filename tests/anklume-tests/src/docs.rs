@@ -211,13 +211,26 @@ pub fn assert_examples_parse(command: &clap::Command, man: &str, readme: &str) -
     examples.len()
 }
 
-/// Asserts that the man page `page` has the sections of [`MAN_SECTIONS`], in that order.
+/// A section a page may add, right after FILES: what the command guarantees at a trust
+/// boundary.
+pub const OPTIONAL_SECTION: &str = "SECURITY";
+
+/// Asserts that the man page `page` has the sections of [`MAN_SECTIONS`], in that order, and
+/// [`OPTIONAL_SECTION`] only right after FILES.
 pub fn assert_man_sections(page: &str, man: &str) {
-    let sections: Vec<&str> = man
+    let mut sections: Vec<&str> = man
         .lines()
         .filter_map(|line| line.strip_prefix(".SH "))
         .map(|title| title.trim_matches('"'))
         .collect();
+    if let Some(at) = sections.iter().position(|s| *s == OPTIONAL_SECTION) {
+        assert_eq!(
+            sections.get(at.wrapping_sub(1)),
+            Some(&"FILES"),
+            "man/{page}: {OPTIONAL_SECTION} must follow FILES"
+        );
+        sections.remove(at);
+    }
     assert_eq!(sections, MAN_SECTIONS, "the sections of man/{page}");
 }
 

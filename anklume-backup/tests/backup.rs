@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use anklume_common::Located;
 use anklume_tests::faults::report;
 use anklume_tests::gpg::Gpg;
 use anklume_tests::{ScratchDir, TestProject, finish, run_tool, run_tool_with_input, unique_name};
@@ -620,12 +621,24 @@ fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
             .map(|e| e.path())
             .collect();
         let exports = Command::new("pgrep")
-            .args(["-f", &format!("incus export {name}")])
+            .args(["-f", &format!("export {name} -")])
             .output()
             .unwrap();
-        if out.status.code() != Some(expected) || !left.is_empty() || !exports.stdout.is_empty() {
+        // Nor the copy `incus export` stages on the server (Incus 6.0 has no direct download).
+        let at = Located {
+            remote: None,
+            project: project.name().to_owned(),
+            name: name.clone(),
+        };
+        let on_server = project.incus().backups(&at).unwrap();
+        if out.status.code() != Some(expected)
+            || !left.is_empty()
+            || !exports.stdout.is_empty()
+            || !on_server.is_empty()
+        {
             failures += 1;
         }
+        assert!(on_server.is_empty(), "left on the server: {on_server:?}");
         assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
         assert!(left.is_empty(), "left behind after SIG{signal}: {left:?}");
         assert!(
@@ -635,7 +648,7 @@ fn an_interrupted_backup_leaves_no_file_and_no_export_running() {
         );
     }
     report(
-        "SIGINT / SIGTERM of anklume-backup create mid-stream: wrong status, file left or export still running",
+        "SIGINT / SIGTERM of anklume-backup create mid-stream: wrong status, file, export or server-side copy left",
         2,
         failures,
     );

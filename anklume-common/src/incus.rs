@@ -22,6 +22,9 @@ use crate::url::ApiPath;
 /// Environment variable naming the `incus` binary to run instead of the one on PATH.
 pub const INCUS_ENV: &str = "ANKLUME_INCUS";
 
+/// util-linux's `setpriv`, which gives a child a parent-death signal before it runs `incus`.
+const SETPRIV: &str = "/usr/bin/setpriv";
+
 /// How much of a child's stderr is kept for its error message.
 const STDERR_TAIL: usize = 64 * 1024;
 
@@ -42,6 +45,7 @@ pub struct Call {
     project: Option<String>,
     args: Vec<OsString>,
     own_process_group: bool,
+    dies_with_us: bool,
 }
 
 /// Which standard streams of a streaming child are pipes to us.
@@ -70,6 +74,7 @@ impl Call {
             project: None,
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             own_process_group: false,
+            dies_with_us: false,
         }
     }
 
@@ -80,6 +85,15 @@ impl Call {
     #[must_use]
     pub fn own_process_group(mut self) -> Self {
         self.own_process_group = true;
+        self
+    }
+
+    /// The child is killed when we die, even by SIGKILL (a parent-death signal, set by
+    /// util-linux's `setpriv`): an `incus import` must never outlive us and see its input end
+    /// cleanly, nor an `incus export` go on writing the server's copy for nobody.
+    #[must_use]
+    pub fn dies_with_us(mut self) -> Self {
+        self.dies_with_us = true;
         self
     }
 
@@ -195,6 +209,18 @@ impl Incus {
         })
     }
 
+    /// `incus query -X DELETE --wait [remote:]PATH`: deletes the object and waits for Incus to
+    /// have done it.
+    pub fn delete(&self, remote: Option<&str>, path: &ApiPath) -> Result<()> {
+        let target = match remote {
+            Some(remote) => format!("{remote}:{path}"),
+            None => path.to_string(),
+        };
+        let args = ["query", "-X", "DELETE", "--wait", target.as_str()];
+        self.output(&Call::new(format!("delete {target}"), args))
+            .map(drop)
+    }
+
     /// Runs `call` with stdin closed and returns its stdout; a non-zero exit is an error carrying
     /// Incus's message.
     pub fn output(&self, call: &Call) -> Result<Vec<u8>> {
@@ -240,7 +266,15 @@ impl Incus {
         if let Some(interrupt) = &self.interrupt {
             interrupt.check()?;
         }
-        let mut command = Command::new(&self.program);
+        let mut command = if call.dies_with_us && std::path::Path::new(SETPRIV).exists() {
+            let mut command = Command::new(SETPRIV);
+            command
+                .args(["--pdeathsig", "KILL", "--"])
+                .arg(&self.program);
+            command
+        } else {
+            Command::new(&self.program)
+        };
         command
             .args(call.argv())
             .stdin(stdin)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::{Error, Fault, Object, Result, shell_word, warn};
 use crate::incus::{Call, Incus, Pipes, Stream};
 use crate::resolve::Located;
-use crate::url::ApiPath;
+use crate::url::{ApiPath, decode};
 
 /// How many times (100 ms apart) a start or a delete waits for another operation on the
 /// instance to end: a competing launch's create, or a start we abandoned.
@@ -413,7 +413,27 @@ impl Incus {
         if export.instance_only {
             args.push("--instance-only".into());
         }
-        self.stream(&on(at, "export", args), Pipes::Stdout)
+        self.stream(&on(at, "export", args).dies_with_us(), Pipes::Stdout)
+    }
+
+    /// Names of the backups Incus keeps of the instance on the server: `incus export` makes
+    /// one under `/var/lib/incus/backups` (Incus 6.0 has no direct download), streams it and
+    /// deletes it, unless its client is killed first.
+    pub fn backups(&self, at: &Located) -> Result<Vec<String>> {
+        let path = ApiPath::new(&["instances", &at.name, "backups"]).in_project(Some(&at.project));
+        let urls: Vec<String> = self.query(at.remote.as_deref(), &path)?;
+        Ok(urls
+            .iter()
+            .filter_map(|url| url.rsplit('/').next())
+            .map(|last| decode(last.split('?').next().unwrap_or(last)))
+            .collect())
+    }
+
+    /// Deletes the server's backup `name` of the instance.
+    pub fn delete_backup(&self, at: &Located, name: &str) -> Result<()> {
+        let path =
+            ApiPath::new(&["instances", &at.name, "backups", name]).in_project(Some(&at.project));
+        self.delete(at.remote.as_deref(), &path)
     }
 
     /// `incus import` of a backup written to the returned stream's stdin, as instance `new`.
@@ -427,7 +447,7 @@ impl Incus {
         if let Some(pool) = storage {
             args.extend(argv(["--storage", pool]));
         }
-        self.stream(&on(new, "import", args), Pipes::Stdin)
+        self.stream(&on(new, "import", args).dies_with_us(), Pipes::Stdin)
     }
 
     /// Runs a command in the instance, attached to our standard streams; returns its status.

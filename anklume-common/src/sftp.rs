@@ -306,6 +306,10 @@ impl Sftp {
         let flags = OPEN_WRITE | OPEN_CREAT | OPEN_TRUNC | OPEN_EXCL;
         let reply = self.open_file(path, flags, &attrs);
         let handle = self.named("create", path, reply)?;
+        // Incus's server ignores the mode of OPEN (the file starts 0644): set it on the handle
+        // before any byte is written, so nobody else can open it meanwhile.
+        let reply = self.set_attrs_of(SSH_FXP_FSETSTAT, &handle, &attrs);
+        self.named("set the mode of", path, reply)?;
         Ok(FileWriter {
             sftp: self,
             path: path.to_owned(),
@@ -334,7 +338,13 @@ impl Sftp {
     /// Creates directory `path` with permissions `mode`.
     pub fn mkdir(&mut self, path: &str, mode: u32) -> Result<()> {
         let reply = self.mkdir_reply(path, mode);
-        self.named("create directory", path, reply)
+        self.named("create directory", path, reply)?;
+        // Incus's server ignores the mode of MKDIR (the directory starts 0755).
+        let attrs = Attrs {
+            mode: Some(mode),
+            ..Attrs::default()
+        };
+        self.set_attrs(path, &attrs)
     }
 
     fn mkdir_reply(&mut self, path: &str, mode: u32) -> Reply<()> {

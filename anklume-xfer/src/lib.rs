@@ -262,9 +262,10 @@ fn write_atomically(
     // Errors name the file the user asked for, not the hidden one.
     let named = |e: Error| e.reworded(|message| message.replace(&hidden, path));
     let mut writer = sftp.create(&hidden, 0o600).map_err(named)?;
+    // Owner and mode go on the open file (FSETSTAT), never through a path that may have been
+    // swapped for a link meanwhile.
     let outcome = tree::copy(content, &mut writer, source_name, &label, path)
-        .and_then(|_| writer.finish())
-        .and_then(|()| sftp.set_attrs(&hidden, attrs))
+        .and_then(|_| writer.finish_with_attrs(attrs))
         .and_then(|()| interrupt.check())
         .and_then(|()| sftp.rename(&hidden, path));
     if outcome.is_err() {

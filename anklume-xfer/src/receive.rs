@@ -9,7 +9,8 @@
 //! symlink of the stream, or below one found in place, is refused and names itself. Hard links
 //! may only point at files this same transfer wrote. Files are created exclusively, and their
 //! owner and mode are set on the open file, so a path swapped for a link meanwhile does not
-//! redirect them. setuid and setgid bits of files are dropped unless asked for.
+//! redirect them. Owner and mode are given only to directories this transfer made, never to
+//! one that was there. setuid and setgid bits are dropped unless asked for.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -17,7 +18,7 @@ use std::io::Read;
 use anklume_common::sftp::Kind;
 use anklume_common::{Error, Result, Sftp};
 
-use crate::tree::{Meta, Sink, copy, join};
+use crate::tree::{Meta, Sink, copy, is_plain_name, join, shown};
 
 /// setuid and setgid.
 const SET_ID: u32 = 0o6000;
@@ -40,6 +41,8 @@ pub struct SftpSink<'a> {
     link_order: Vec<String>,
     /// Files this transfer wrote: the only targets a hard link may have.
     written: HashSet<String>,
+    /// Every non-directory this transfer put in place (files, hard links, symlinks).
+    on_disk: HashSet<String>,
 }
 
 impl<'a> SftpSink<'a> {
@@ -70,17 +73,28 @@ impl<'a> SftpSink<'a> {
             links: HashMap::new(),
             link_order: Vec::new(),
             written: HashSet::new(),
+            on_disk: HashSet::new(),
         })
     }
 
     /// The refusal of entry `rel`, and why.
     fn refuse(&self, rel: &str, why: &str) -> Error {
         Error::failure(format!(
-            "refusing entry '{rel}' for {}:{}: {why}; nothing was written below it",
+            "refusing entry '{}' for {}:{}: {}; nothing was written below it",
+            shown(rel),
             self.sftp.label(),
-            self.root
+            self.root,
+            shown(why)
         ))
-        .with_hint("a transfer never writes through a symbolic link; remove the link, or receive into an empty directory")
+        .with_hint("the receiving side writes nothing through a symbolic link and links only to what it wrote (man anklume-xfer, SECURITY); receive into an empty directory")
+    }
+
+    /// Every entry's path must be made of plain names, whoever produced it.
+    fn check_name(&self, rel: &str) -> Result<()> {
+        if rel.split('/').all(is_plain_name) {
+            return Ok(());
+        }
+        Err(self.refuse(rel, "not a plain relative path"))
     }
 
     /// Every directory on the way to `rel` must be a real one: made here, or found as one
@@ -130,7 +144,11 @@ impl<'a> SftpSink<'a> {
     fn clear(&mut self, rel: &str) -> Result<()> {
         self.forget_link(rel);
         self.written.remove(rel);
-        if self.in_made_directory(rel) && !self.real_dirs.contains(rel) {
+        if self.real_dirs.contains(rel) {
+            return Err(self.refuse(rel, "a directory is in the way"));
+        }
+        // In a directory made here, only what this transfer put there can be in the way.
+        if self.in_made_directory(rel) && !self.on_disk.contains(rel) {
             return Ok(());
         }
         let path = join(&self.root, rel);
@@ -140,6 +158,7 @@ impl<'a> SftpSink<'a> {
             }
             self.sftp.remove(&path)?;
         }
+        self.on_disk.remove(rel);
         Ok(())
     }
 
@@ -149,12 +168,15 @@ impl<'a> SftpSink<'a> {
         }
     }
 
-    /// The metadata to give a file: setuid and setgid dropped unless kept on purpose.
-    fn file_meta(&self, rel: &str, meta: &Meta) -> Meta {
+    /// The metadata to give an entry: setuid and setgid dropped unless kept on purpose.
+    fn safe_meta(&self, rel: &str, meta: &Meta) -> Meta {
         if self.keep_setid || meta.mode & SET_ID == 0 {
             return *meta;
         }
-        eprintln!("anklume-xfer: {rel}: setuid/setgid bits dropped (--keep-setid keeps them)");
+        eprintln!(
+            "anklume-xfer: {}: setuid/setgid bits dropped (--keep-setid keeps them)",
+            shown(rel)
+        );
         Meta {
             mode: meta.mode & !SET_ID,
             ..*meta
@@ -166,7 +188,11 @@ impl Sink for SftpSink<'_> {
     fn dir(&mut self, rel: &str, meta: &Meta) -> Result<()> {
         let path = join(&self.root, rel);
         if !rel.is_empty() && !self.real_dirs.contains(rel) {
+            self.check_name(rel)?;
             self.check_way(rel)?;
+            if self.on_disk.contains(rel) {
+                return Err(self.refuse(rel, "something that is not a directory is in the way"));
+            }
             self.forget_link(rel);
             let existing = if self.in_made_directory(rel) {
                 None
@@ -185,24 +211,31 @@ impl Sink for SftpSink<'_> {
             }
             self.real_dirs.insert(rel.to_owned());
         }
-        self.dirs.push((path, *meta));
+        // A directory that was there keeps its owner and mode: the sender may not re-own it.
+        if self.made.contains(rel) {
+            let meta = self.safe_meta(rel, meta);
+            self.dirs.push((path, meta));
+        }
         Ok(())
     }
 
     fn file(&mut self, rel: &str, meta: &Meta, _size: u64, content: &mut dyn Read) -> Result<()> {
+        self.check_name(rel)?;
         self.check_way(rel)?;
         self.clear(rel)?;
-        let meta = self.file_meta(rel, meta);
+        let meta = self.safe_meta(rel, meta);
         let path = join(&self.root, rel);
         let label = self.sftp.label().to_owned();
         let mut writer = self.sftp.create(&path, 0o600)?;
         copy(content, &mut writer, "the source", &label, &path)?;
+        self.on_disk.insert(rel.to_owned());
         writer.finish_with_attrs(&meta.attrs())?;
         self.written.insert(rel.to_owned());
         Ok(())
     }
 
     fn symlink(&mut self, rel: &str, _meta: &Meta, target: &str) -> Result<()> {
+        self.check_name(rel)?;
         self.check_way(rel)?;
         if self.real_dirs.contains(rel) {
             return Err(self.refuse(rel, "a directory is in the way"));
@@ -219,6 +252,7 @@ impl Sink for SftpSink<'_> {
     }
 
     fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
+        self.check_name(rel)?;
         if !self.written.contains(existing) {
             return Err(self.refuse(
                 rel,
@@ -229,6 +263,7 @@ impl Sink for SftpSink<'_> {
         self.clear(rel)?;
         let path = join(&self.root, rel);
         self.sftp.hard_link(&join(&self.root, existing), &path)?;
+        self.on_disk.insert(rel.to_owned());
         self.written.insert(rel.to_owned());
         Ok(())
     }
@@ -239,6 +274,7 @@ impl Sink for SftpSink<'_> {
             let target = self.links.remove(&rel).unwrap_or_default();
             self.clear(&rel)?;
             self.sftp.symlink(&target, &join(&self.root, &rel))?;
+            self.on_disk.insert(rel);
         }
         while let Some((path, meta)) = self.dirs.pop() {
             // SETSTAT follows links: look once more that the directory is still one.

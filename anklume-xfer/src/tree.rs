@@ -54,7 +54,23 @@ pub trait Sink {
 
 /// Says on stderr that an entry was left out, and why.
 pub fn warn_skipped(what: &str, why: &str) {
-    eprintln!("anklume-xfer: skipped {what}: {why}");
+    eprintln!("anklume-xfer: skipped {}: {why}", shown(what));
+}
+
+/// A name the sender chose, as it may be printed: control characters escaped, so that no
+/// escape sequence reaches the terminal.
+pub fn shown(name: &str) -> String {
+    name.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
+/// A single path component: not empty, `.` or `..`, without `/` or NUL.
+pub fn is_plain_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.contains(['/', '\0'])
 }
 
 /// `root`'s path for entry `rel`.
@@ -90,6 +106,14 @@ pub fn walk(
         Kind::Directory => {
             sink.dir(rel, &meta)?;
             for (name, entry) in sftp.read_dir(path)? {
+                // The source's server chose these names (for a VM, its guest agent does).
+                if !is_plain_name(&name) {
+                    return Err(Error::failure(format!(
+                        "refusing entry {:?} of {}:{path}: not a plain file name",
+                        name,
+                        sftp.label()
+                    )));
+                }
                 walk(
                     sftp,
                     &join(path, &name),

@@ -11,6 +11,8 @@ const XFER: &str = env!("CARGO_BIN_EXE_anklume-xfer");
 /// One entry of a tar stream made for a test.
 enum Entry<'a> {
     Dir(&'a str),
+    /// A directory with setgid, group-writable (2775).
+    SharedDir(&'a str),
     File(&'a str, &'a [u8], u32),
     Symlink(&'a str, &'a str),
     HardLink(&'a str, &'a str),
@@ -25,6 +27,7 @@ fn tar_of(entries: &[Entry]) -> Vec<u8> {
         header.set_gid(0);
         let (path, kind, data, mode): (&str, tar::EntryType, &[u8], u32) = match entry {
             Entry::Dir(path) => (path, tar::EntryType::Directory, b"", 0o755),
+            Entry::SharedDir(path) => (path, tar::EntryType::Directory, b"", 0o2775),
             Entry::File(path, data, mode) => (path, tar::EntryType::Regular, data, *mode),
             Entry::Symlink(path, target) | Entry::HardLink(path, target) => {
                 header.set_link_name(target).unwrap();
@@ -250,4 +253,49 @@ fn setuid_bits_arrive_only_with_keep_setid() {
         "stat -c '%a' /srv/plain/tool /srv/kept/tool",
     );
     assert_eq!(modes, "755\n4755\n");
+}
+
+/// A later entry replaces an earlier one (as `tar --append` streams need), in a fresh
+/// destination too; a directory that was there keeps its owner and mode, and a directory's
+/// setgid bit arrives only with --keep-setid.
+#[test]
+fn later_entries_replace_earlier_ones_and_existing_directories_keep_their_owner() {
+    let Some(project) = TestProject::new("xfer-replace") else {
+        return;
+    };
+    let vic = unique_name("vic");
+    project.launch(&vic);
+    sh(
+        &project,
+        &vic,
+        "mkdir -p /srv/in/sub && chmod 0750 /srv/in /srv/in/sub",
+    );
+    use Entry::*;
+    let stream = tar_of(&[
+        Dir("."),
+        Dir("sub"),
+        File("f", b"first\n", 0o644),
+        File("f", b"second\n", 0o644),
+        File("g", b"file\n", 0o644),
+        Symlink("g", "f"),
+        Dir("new"),
+        File("new/h", b"1\n", 0o644),
+        File("new/h", b"2\n", 0o600),
+        SharedDir("shared"),
+    ]);
+    let out = push(&format!("{vic}:/srv/in"), &stream, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = sh(
+        &project,
+        &vic,
+        "cd /srv/in && cat f new/h && readlink g && stat -c '%a %n' . sub new/h shared",
+    );
+    assert_eq!(
+        seen,
+        "second\n2\nf\n750 .\n750 sub\n600 new/h\n775 shared\n"
+    );
 }

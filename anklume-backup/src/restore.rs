@@ -7,7 +7,7 @@ use anklume_common::error::warn;
 use anklume_common::progress::Progress;
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::reference::check_instance_name;
-use anklume_common::{Error, Incus, InstanceRef, Located, Result, Session, temp};
+use anklume_common::{Error, InstanceRef, Located, Result, Session, Stop, temp};
 
 use crate::archive::{self, Packing};
 use crate::cli::RestoreArgs;
@@ -38,7 +38,7 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         }
         return Err(error);
     }
-    take_its_name(&cleanup, &temporary, &name, replace)?;
+    take_its_name(session, &temporary, &name, replace)?;
     eprintln!(
         "anklume-backup: restored {name} (project {}){}",
         args.project,
@@ -149,25 +149,56 @@ fn import(
     import.finish()
 }
 
-/// Renames the imported `temporary` to `name`, replacing the instance of that name first when
-/// `replace`.
-fn take_its_name(incus: &Incus, temporary: &Located, name: &str, replace: bool) -> Result<()> {
+/// Renames the imported `temporary` to `name`. With `replace`, the instance of that name is
+/// stopped and renamed aside first, and deleted only once the new one has its name; any
+/// failure on the way puts the old one back as it was (running again if it ran).
+fn take_its_name(session: &Session, temporary: &Located, name: &str, replace: bool) -> Result<()> {
+    let incus = session.incus().uninterruptible();
     let kept = || {
         format!(
             "the backup is imported as '{}' in project '{}'",
             temporary.name, temporary.project
         )
     };
-    if replace {
-        let old = Located {
-            name: name.to_owned(),
-            ..temporary.clone()
-        };
-        incus
-            .destroy(&old)
-            .map_err(|error| error.with_hint(kept()))?;
+    if !replace {
+        return incus
+            .rename(temporary, name)
+            .map_err(|error| error.with_hint(format!("{}; rename it with incus rename", kept())));
     }
-    incus
-        .rename(temporary, name)
-        .map_err(|error| error.with_hint(format!("{}; rename it with incus rename", kept())))
+    let old = Located {
+        name: name.to_owned(),
+        ..temporary.clone()
+    };
+    let aside_name = temp::instance_name(&session.resolver, None, name, "replaced")?;
+    let aside = Located {
+        name: aside_name.clone(),
+        ..old.clone()
+    };
+    let was_running = !incus.instance(&old)?.is_stopped();
+    if was_running {
+        incus.stop(&old, Stop::Force)?;
+    }
+    let put_back = |error: Error| {
+        let back = incus.rename(&aside, name).and_then(|()| match was_running {
+            true => incus.start(&old),
+            false => Ok(()),
+        });
+        if let Err(left) = back {
+            warn(&left);
+        }
+        error.with_hint(kept())
+    };
+    incus.rename(&old, &aside_name).map_err(|e| {
+        if was_running && let Err(left) = incus.start(&old) {
+            warn(&left);
+        }
+        e.with_hint(kept())
+    })?;
+    incus.rename(temporary, name).map_err(put_back)?;
+    incus.destroy(&aside).map_err(|error| {
+        error.with_hint(format!(
+            "the previous instance is left as '{aside_name}' in project '{}'",
+            old.project
+        ))
+    })
 }

@@ -189,7 +189,14 @@ fn the_recorded_name_is_refused_when_taken_and_force_swaps_only_after_a_good_imp
     assert_failed_saying(&out, &format!("instance '{name}' already exists"));
     assert_eq!(data_of(&project, &name), "changed");
 
-    // A damaged backup with --force: the import fails and the instance stays as it was.
+    // A damaged backup with --force: the import fails and the instance stays as it was, the
+    // same instance (uuid), running.
+    let at = Located {
+        remote: None,
+        project: project.name().to_owned(),
+        name: name.clone(),
+    };
+    let uuid = project.incus().uuid(&at).unwrap();
     let damaged = cwd.path().join("damaged.tar.zst");
     let bytes = fs::read(&file).unwrap();
     fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
@@ -201,6 +208,12 @@ fn the_recorded_name_is_refused_when_taken_and_force_swaps_only_after_a_good_imp
         project.name(),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        project.incus().uuid(&at).unwrap(),
+        uuid,
+        "not the same instance"
+    );
+    assert!(!project.incus().instance(&at).unwrap().is_stopped());
     assert_eq!(data_of(&project, &name), "changed");
     assert_eq!(project.instances(), std::slice::from_ref(&name));
 
@@ -214,6 +227,7 @@ fn the_recorded_name_is_refused_when_taken_and_force_swaps_only_after_a_good_imp
     ]);
     assert_ok(&out);
     assert_eq!(data_of(&project, &name), secret);
+    // The previous instance, renamed aside meanwhile, is gone.
     assert_eq!(project.instances(), std::slice::from_ref(&name));
 }
 

@@ -322,3 +322,121 @@ fn hostile_names_are_refused_and_create_nothing() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(!created, "something was created");
 }
+
+/// Instances of `project` other than `keep`, once no `incus import` of ours runs any more.
+fn imported_besides(project: &TestProject, keep: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Command::new("pgrep")
+        .args(["-f", &format!("--project {} import", project.name())])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The daemon may still be finishing what it was sent.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut left = project.instances();
+    left.retain(|name| name != keep);
+    left
+}
+
+/// A 200 MiB encrypted backup: a byte flipped in its first MiB, and SIGKILL of `restore` at ten
+/// random moments, leave no instance and no temporary one (the import dies with us, and never
+/// sees a clean end of an unauthenticated stream).
+#[test]
+fn a_killed_or_damaged_restore_of_a_large_backup_leaves_nothing() {
+    let _shared = daemon_shared();
+    let Some(project) = TestProject::new("fault-restore-kill") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-restore-kill");
+    let passphrase = cwd.write("pass", "correct horse battery staple\n");
+    let pass = passphrase.to_string_lossy().into_owned();
+    let name = unique_name("big");
+    project.launch(&name);
+    let fill = "dd if=/dev/urandom of=/root/noise bs=1M count=200 2>/dev/null";
+    project.run(&["exec", &name, "--", "sh", "-c", fill]);
+    let args = [
+        "create",
+        &name,
+        "--project",
+        project.name(),
+        "-q",
+        "--passphrase-file",
+        &pass,
+    ];
+    let out = backup(cwd.path(), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = cwd.path().join(text(&out.stdout).trim());
+    let file_arg = file.to_string_lossy().into_owned();
+    let mut failures = Vec::new();
+
+    let mut rng = Rng::from_env("restore kill");
+    let mut flipped = fs::read(&file).unwrap();
+    let at = 4096 + rng.below(1024 * 1024 - 4096) as usize;
+    flipped[at] ^= 0x10;
+    let damaged = cwd.path().join("flipped.tar.zst.gpg");
+    fs::write(&damaged, &flipped).unwrap();
+    drop(flipped);
+    let restore = |file: &str, new: &str| {
+        let mut command = Command::new(BACKUP);
+        command.args([
+            "restore",
+            file,
+            "--name",
+            new,
+            "--project",
+            project.name(),
+            "-q",
+        ]);
+        command
+            .args(["--passphrase-file", &pass])
+            .current_dir(cwd.path());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let out = finish(
+        restore(damaged.to_str().unwrap(), &unique_name("flip"))
+            .spawn()
+            .unwrap(),
+    );
+    let left = imported_besides(&project, &name);
+    if out.status.success() || !left.is_empty() {
+        failures.push(format!(
+            "byte {at} flipped: {:?}, left {left:?}",
+            out.status.code()
+        ));
+    }
+
+    // How long a whole restore takes, then kills spread over that time.
+    let started = Instant::now();
+    let whole = unique_name("whole");
+    let out = finish(restore(&file_arg, &whole).spawn().unwrap());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let span = started.elapsed().as_millis() as u64;
+    project.run(&["delete", "--force", &whole]);
+    for _ in 0..10 {
+        let mut child = restore(&file_arg, &unique_name("killed")).spawn().unwrap();
+        let after = rng.below(span.max(1));
+        std::thread::sleep(Duration::from_millis(after));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let left = imported_besides(&project, &name);
+        if !left.is_empty() {
+            failures.push(format!("SIGKILL after {after} ms left {left:?}"));
+            for extra in &left {
+                project.run(&["delete", "--force", extra]);
+            }
+        }
+    }
+    report(
+        "a byte flipped in the first MiB, or SIGKILL at a random moment, of a 200 MiB encrypted restore: an instance or temporary instance left",
+        11,
+        failures.len(),
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}

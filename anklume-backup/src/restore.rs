@@ -174,7 +174,17 @@ fn take_its_name(session: &Session, temporary: &Located, name: &str, replace: bo
         name: aside_name.clone(),
         ..old.clone()
     };
-    let was_running = !incus.instance(&old)?.is_stopped();
+    let info = incus.instance(&old)?;
+    if info.ephemeral {
+        // Stopping an ephemeral instance deletes it: it cannot be put aside, nor back.
+        incus
+            .destroy(&old)
+            .map_err(|error| error.with_hint(kept()))?;
+        return incus
+            .rename(temporary, name)
+            .map_err(|error| error.with_hint(kept()));
+    }
+    let was_running = !info.is_stopped();
     if was_running {
         incus.stop(&old, Stop::Force)?;
     }

@@ -67,7 +67,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__create)
-            opts="-o -q -h --project --output --force --instance-only --compression --gpg-recipient --gpg --recipient-file --passphrase-file --quiet --help"
+            opts="-o -q -h --project --output --force --instance-only --compression --gpg-recipient --gpg --recipient-file --passphrase-file --sign-with --key-file --unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -102,6 +102,14 @@ _anklume__backup() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign-with)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -215,7 +223,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__restore)
-            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --quiet --help"
+            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,6 +253,10 @@ _anklume__backup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --signer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -253,7 +265,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__verify)
-            opts="-h --key-file --passphrase-file --help"
+            opts="-h --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +276,10 @@ _anklume__backup() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

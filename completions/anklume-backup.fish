@@ -40,8 +40,11 @@ none\t''"
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l gpg -l gpg-recipient -d 'Encrypt to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l recipient-file -d 'OpenPGP certificates to encrypt to (all of them, unless --gpg picks some); repeatable' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l passphrase-file -d 'Encrypt with the passphrase in FILE (its first line), instead of or as well as keys' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l sign-with -d 'Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG agent [default: the first --gpg recipient whose secret key is at hand]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected); repeatable' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l force -d 'Replace a backup file of the same name'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l instance-only -d 'Leave the instance\'s snapshots out'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l unsigned -d 'Write an encrypted backup without a signature, on purpose (restore then needs --allow-unsigned)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s q -l quiet -d 'No progress line'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l file -d 'The backup file (same as FILE)' -r -F
@@ -50,11 +53,15 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l allow-unsigned -d 'Restore an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s q -l quiet -d 'No progress line'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l key-file -d 'Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l signer -d 'Trust signatures by this certificate (a file, or an ID of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l allow-unsigned -d 'Exit 0 for an intact encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

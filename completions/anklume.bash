@@ -99,7 +99,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__create)
-            opts="-o -q -h --project --output --force --instance-only --compression --gpg-recipient --gpg --recipient-file --passphrase-file --quiet --help"
+            opts="-o -q -h --project --output --force --instance-only --compression --gpg-recipient --gpg --recipient-file --passphrase-file --sign-with --key-file --unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +137,14 @@ _anklume() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --sign-with)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -163,7 +171,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__restore)
-            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --quiet --help"
+            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +201,10 @@ _anklume() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --signer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -201,7 +213,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__verify)
-            opts="-h --key-file --passphrase-file --help"
+            opts="-h --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,6 +224,10 @@ _anklume() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

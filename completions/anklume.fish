@@ -124,8 +124,11 @@ none\t''"
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l gpg -l gpg-recipient -d 'Encrypt to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l recipient-file -d 'OpenPGP certificates to encrypt to (all of them, unless --gpg picks some); repeatable' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l passphrase-file -d 'Encrypt with the passphrase in FILE (its first line), instead of or as well as keys' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l sign-with -d 'Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG agent [default: the first --gpg recipient whose secret key is at hand]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected); repeatable' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l force -d 'Replace a backup file of the same name'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l instance-only -d 'Leave the instance\'s snapshots out'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l unsigned -d 'Write an encrypted backup without a signature, on purpose (restore then needs --allow-unsigned)'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l file -d 'The backup file (same as FILE)' -r -F
@@ -134,11 +137,15 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l allow-unsigned -d 'Restore an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate (a file, or an ID of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Exit 0 for an intact encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

@@ -61,6 +61,17 @@ pub struct CreateArgs {
     /// Encrypt with the passphrase in FILE (its first line), instead of or as well as keys
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG
+    /// agent [default: the first --gpg recipient whose secret key is at hand]
+    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    pub sign_with: Option<String>,
+    /// Secret key to sign with (armored or binary, not passphrase-protected); repeatable
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Vec<PathBuf>,
+    /// Write an encrypted backup without a signature, on purpose (restore then needs
+    /// --allow-unsigned)
+    #[arg(long)]
+    pub unsigned: bool,
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
@@ -94,6 +105,13 @@ pub struct RestoreArgs {
     /// Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your
+    /// GnuPG keyring); repeatable [default: the key that decrypts the backup]
+    #[arg(long, value_name = "ID|FILE")]
+    pub signer: Vec<String>,
+    /// Restore an encrypted backup that no trusted signer signed
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
@@ -119,6 +137,13 @@ pub struct VerifyArgs {
     /// Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Trust signatures by this certificate (a file, or an ID of your GnuPG keyring);
+    /// repeatable [default: the key that decrypts the backup]
+    #[arg(long, value_name = "ID|FILE")]
+    pub signer: Vec<String>,
+    /// Exit 0 for an intact encrypted backup that no trusted signer signed
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Args)]

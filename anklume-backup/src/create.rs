@@ -5,6 +5,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use anklume_common::{
 use sequoia_openpgp::Cert;
 
 use crate::cli::CreateArgs;
+use crate::sign::{self, SigningKey};
 use crate::{crypto, read_passphrase};
 
 /// How long a failed export looks for the server's copy of the backup to delete.
@@ -83,10 +85,14 @@ fn remove_server_copies(incus: &Incus, located: &Located, before: &[String]) {
     }
 }
 
-/// Who may open the backup: certificates and a passphrase (neither: not encrypted).
+/// Who may open the backup: certificates and a passphrase (neither: not encrypted); and
+/// the key that signs it, taken by the encryption when it starts.
 struct Sealing {
     recipients: Vec<Cert>,
     passphrase: Option<String>,
+    signer: Mutex<Option<SigningKey>>,
+    /// `FINGERPRINT (user ID)` of the signer, for messages.
+    signed_by: Option<String>,
 }
 
 impl Sealing {
@@ -102,7 +108,14 @@ impl Sealing {
             .as_deref()
             .map(read_passphrase)
             .transpose()?;
+        let encrypts = !recipients.is_empty() || passphrase.is_some();
+        let signer = match encrypts && !args.unsigned {
+            true => signing_key(args, &recipients)?,
+            false => None,
+        };
         Ok(Self {
+            signed_by: signer.as_ref().map(|key| sign::describe(&key.cert)),
+            signer: Mutex::new(signer),
             recipients,
             passphrase,
         })
@@ -113,6 +126,15 @@ impl Sealing {
     }
 
     fn describe(&self) -> String {
+        let sealed = self.sealed();
+        match &self.signed_by {
+            Some(signer) => format!("{sealed}, signed by {signer}"),
+            None if self.encrypts() => format!("{sealed}, unsigned"),
+            None => sealed,
+        }
+    }
+
+    fn sealed(&self) -> String {
         match (self.recipients.len(), self.passphrase.is_some()) {
             (0, false) => "not encrypted".to_owned(),
             (0, true) => "encrypted with a passphrase".to_owned(),
@@ -127,6 +149,21 @@ impl Sealing {
             ),
         }
     }
+}
+
+/// The key that signs an encrypted backup: --sign-with, else the first recipient (then
+/// --key-file) whose secret key is at hand. Backups to certificates must be signed, or
+/// written --unsigned on purpose; a passphrase backup is signed when a key is given.
+fn signing_key(args: &CreateArgs, recipients: &[Cert]) -> Result<Option<SigningKey>> {
+    let found = sign::find_signer(args.sign_with.as_deref(), &args.key_file, recipients)
+        .map_err(|e| Error::failure(e.to_string()))?;
+    if found.is_some() || recipients.is_empty() {
+        return Ok(found);
+    }
+    Err(Error::failure(
+        "no key to sign the backup with: none of the recipients' secret keys is in a --key-file or your GnuPG agent",
+    )
+    .with_hint("name one with --sign-with ID (and --key-file FILE), or write an unsigned backup on purpose with --unsigned"))
 }
 
 /// Streams `incus export` through the encryption into `target`; returns the bytes exported.
@@ -172,8 +209,14 @@ fn write_sealed(
         let n = copy(source, &mut out, progress, target, interrupt)?;
         return flush(&mut out, target).map(|()| n);
     }
-    let mut sealed = crypto::encrypt(out, &sealing.recipients, sealing.passphrase.as_deref())
-        .map_err(|e| Error::failure(e.to_string()))?;
+    let signer = sealing.signer.lock().ok().and_then(|mut s| s.take());
+    let mut sealed = crypto::encrypt(
+        out,
+        &sealing.recipients,
+        sealing.passphrase.as_deref(),
+        signer,
+    )
+    .map_err(|e| Error::failure(e.to_string()))?;
     let n = copy(source, &mut sealed, progress, target, interrupt)?;
     let mut out = sealed
         .finish()

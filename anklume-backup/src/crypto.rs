@@ -33,8 +33,10 @@ use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::types::{RevocationStatus, SymmetricAlgorithm, Timestamp};
 use openpgp::{Cert, KeyHandle, KeyID, Packet};
 
+use crate::sign::{SigningKey, Trust, Verdict};
+
 /// `static` so that the decrypting reader can be `'static`.
-static POLICY: StandardPolicy<'static> = StandardPolicy::new();
+pub(crate) static POLICY: StandardPolicy<'static> = StandardPolicy::new();
 
 /// Plaintext the decryptor holds back until the MDC is verified (never
 /// released if it fails).  The 25 MiB default costs ~180 MB of RSS;
@@ -50,7 +52,7 @@ const CIPHER: SymmetricAlgorithm = SymmetricAlgorithm::AES256;
 pub struct CryptoError(String);
 
 impl CryptoError {
-    fn new(msg: impl Into<String>) -> Self {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
         CryptoError(msg.into())
     }
 }
@@ -77,7 +79,7 @@ impl From<io::Error> for CryptoError {
 }
 
 /// Reads every certificate (or key) in `path`, armored or binary.
-fn read_certs(path: &Path) -> Result<Vec<Cert>, CryptoError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<Cert>, CryptoError> {
     CertParser::from_file(path)
         .and_then(|parser| parser.collect::<openpgp::Result<Vec<_>>>())
         .map_err(|e| {
@@ -90,7 +92,7 @@ fn read_certs(path: &Path) -> Result<Vec<Cert>, CryptoError> {
 
 /// Public certs for `ids` from the user's GnuPG keyring ($GNUPGHOME).
 /// Only public material ever comes from gpg.
-fn gpg_export(ids: &[String]) -> anyhow::Result<Vec<Cert>> {
+pub(crate) fn gpg_export(ids: &[String]) -> anyhow::Result<Vec<Cert>> {
     let out = Command::new("gpg")
         .args(["--batch", "--no-tty", "--quiet", "--export", "--"])
         .args(ids)
@@ -108,12 +110,12 @@ fn gpg_export(ids: &[String]) -> anyhow::Result<Vec<Cert>> {
 }
 
 /// What a user-supplied recipient ID designates.
-enum IdKind {
+pub(crate) enum IdKind {
     Handle(KeyHandle),
     Email(String),
 }
 
-fn parse_id(id: &str) -> Result<IdKind, CryptoError> {
+pub(crate) fn parse_id(id: &str) -> Result<IdKind, CryptoError> {
     let compact: String = id.chars().filter(|c| !c.is_whitespace()).collect();
     let hex = compact
         .strip_prefix("0x")
@@ -134,7 +136,7 @@ fn parse_id(id: &str) -> Result<IdKind, CryptoError> {
     )))
 }
 
-fn cert_matches(cert: &Cert, id: &IdKind) -> bool {
+pub(crate) fn cert_matches(cert: &Cert, id: &IdKind) -> bool {
     match id {
         // Any (sub)key of the cert may be named.
         IdKind::Handle(h) => cert.keys().any(|ka| h.aliases(ka.key().key_handle())),
@@ -327,6 +329,7 @@ pub fn encrypt<W: Write + Send + Sync + 'static>(
     output: W,
     recipients: &[Cert],
     passphrase: Option<&str>,
+    signer: Option<SigningKey>,
 ) -> Result<EncryptWriter<W>, CryptoError> {
     if recipients.is_empty() && passphrase.is_none() {
         return Err(CryptoError::new(
@@ -358,9 +361,13 @@ pub fn encrypt<W: Write + Send + Sync + 'static>(
         }
     }
 
-    let message = Encryptor::with_session_key(message, CIPHER, session_key)?
+    let mut message = Encryptor::with_session_key(message, CIPHER, session_key)?
         .add_passwords(passphrase)
         .build()?;
+    // Signed inside the encryption: only the recipients learn who made the backup.
+    if let Some(key) = signer {
+        message = openpgp::serialize::stream::Signer::new(message, key.pair)?.build()?;
+    }
     // No Compressor: the payload is already compressed.
     let message = LiteralWriter::new(message).build()?;
     Ok(EncryptWriter { message, output })
@@ -374,22 +381,40 @@ fn prompt(what: &str) -> anyhow::Result<Password> {
         .map_err(|e| anyhow::anyhow!("{what} needs a passphrase and there is no terminal to ask on ({e}): pass --passphrase-file"))
 }
 
-/// Decryption strategy: key files, then gpg-agent, then passphrase.
+/// Decryption strategy: key files, then gpg-agent, then passphrase; and
+/// which signers are trusted.
 struct Helper {
     secret_certs: Vec<Cert>,
     passphrase: Option<Password>,
     use_agent: bool,
+    trust: Trust,
+    /// The certificate whose key decrypted the message.
+    decrypted_by: Option<Cert>,
+    verdict: Verdict,
+}
+
+impl Helper {
+    /// `--signer`, else the certificate of the key that decrypted the backup.
+    fn trusted(&self) -> Vec<Cert> {
+        match (self.trust.signers.is_empty(), &self.decrypted_by) {
+            (false, _) => self.trust.signers.clone(),
+            (true, Some(cert)) => vec![cert.clone()],
+            (true, None) => Vec::new(),
+        }
+    }
 }
 
 impl VerificationHelper for Helper {
     fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
-        Ok(Vec::new())
+        Ok(self.trusted())
     }
 
-    // Backups are not signed; integrity comes from the MDC, which the
-    // Decryptor checks itself.
-    fn check(&mut self, _structure: MessageStructure) -> openpgp::Result<()> {
-        Ok(())
+    // Called at the end of the message, before the last bytes are released:
+    // integrity comes from the MDC, authenticity from a trusted signature.
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        let trusted = self.trusted();
+        self.verdict
+            .judge(structure, &trusted, self.trust.allow_unsigned)
     }
 }
 
@@ -525,11 +550,15 @@ impl DecryptionHelper for Helper {
     ) -> openpgp::Result<Option<Cert>> {
         let mut notes = Vec::new();
         if let Some(cert) = self.try_key_files(pkesks, sym_algo, decrypt, &mut notes) {
+            self.decrypted_by = Some(cert.clone());
             return Ok(Some(cert));
         }
         if self.use_agent {
             match Self::try_agent(pkesks, sym_algo, decrypt) {
-                Ok(Some(cert)) => return Ok(Some(cert)),
+                Ok(Some(cert)) => {
+                    self.decrypted_by = Some(cert.clone());
+                    return Ok(Some(cert));
+                }
                 Ok(None) => (),
                 Err(e) => notes.push(format!("gpg-agent: {e:#}")),
             }
@@ -598,7 +627,8 @@ pub fn decrypt<R: Read + Send + Sync + 'static>(
     key_files: &[PathBuf],
     passphrase: Option<&str>,
     use_agent: bool,
-) -> Result<impl Read + Send + Sync + use<R>, CryptoError> {
+    trust: Trust,
+) -> Result<(impl Read + Send + Sync + use<R>, Verdict), CryptoError> {
     let mut secret_certs = Vec::new();
     for path in key_files {
         let certs = read_certs(path)?;
@@ -610,15 +640,19 @@ pub fn decrypt<R: Read + Send + Sync + 'static>(
         }
         secret_certs.extend(certs);
     }
+    let verdict = Verdict::default();
     let helper = Helper {
         secret_certs,
         passphrase: passphrase.map(Password::from),
         use_agent,
+        trust,
+        decrypted_by: None,
+        verdict: verdict.clone(),
     };
     let reader = DecryptorBuilder::from_reader(input)?
         .buffer_size(HOLD_BACK)
         .with_policy(&POLICY, None, helper)?;
-    Ok(PlainReader(reader))
+    Ok((PlainReader(reader), verdict))
 }
 
 /// Gives Sequoia's terse read errors ("Message has been manipulated",

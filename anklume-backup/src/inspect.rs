@@ -10,11 +10,24 @@ use serde::Serialize;
 
 use crate::archive::{self, Packing};
 use crate::cli::{Format, ListArgs, VerifyArgs};
+use crate::sign::Verdict;
 use crate::{Keys, crypto, open_input};
 
 pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
-    let keys = Keys::from_files(&args.key_file, args.passphrase_file.as_deref())?;
-    let (plain, encrypted) = open_input(&args.file, interrupt, &keys)?;
+    let keys = Keys::new(
+        &args.key_file,
+        args.passphrase_file.as_deref(),
+        &args.signer,
+        args.allow_unsigned,
+    )?;
+    let (plain, verdict) = open_input(&args.file, interrupt, &keys)?;
+    let encrypted = verdict.is_some();
+    let damaged = |encrypted: bool, why: &str| match verdict.as_ref().and_then(Verdict::refusal) {
+        Some(refused) => Error::failure(refused).with_hint(
+            "trust its signer with --signer CERT, or accept it unsigned with --allow-unsigned",
+        ),
+        None => damaged(encrypted, why),
+    };
     let (prefix, plain) =
         archive::peek(plain, archive::SNIFF_LEN).map_err(|e| damaged(encrypted, &e.to_string()))?;
     let packing = Packing::sniff(&prefix)
@@ -48,6 +61,12 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
         walk.entries
     );
     println!("encrypted:   {}", if encrypted { "yes" } else { "no" });
+    let signer = verdict.as_ref().and_then(Verdict::signer);
+    println!("signer:      {}", signer.as_deref().unwrap_or("none"));
+    println!(
+        "authenticated: {}",
+        if signer.is_some() { "yes" } else { "no" }
+    );
     println!("integrity:   ok");
     Ok(())
 }

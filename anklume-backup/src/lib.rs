@@ -10,12 +10,14 @@ mod create;
 pub mod crypto;
 mod inspect;
 mod restore;
+pub mod sign;
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use anklume_common::{Error, Interrupt, InterruptibleReader, Result, Session};
+use sign::{Trust, Verdict};
 
 pub use cli::{Cli, Command, Compression, CreateArgs, Format, ListArgs, RestoreArgs, VerifyArgs};
 
@@ -32,13 +34,31 @@ pub fn run(cli: &Cli) -> Result<u8> {
     Ok(0)
 }
 
-/// What may open an encrypted backup.
+/// What may open an encrypted backup, and whose signature is trusted.
 struct Keys {
     key_files: Vec<PathBuf>,
     passphrase: Option<String>,
+    trust: Trust,
+    /// Whether --signer was given (a plain backup then cannot be what was asked for).
+    signers_given: bool,
 }
 
 impl Keys {
+    fn new(
+        key_files: &[PathBuf],
+        passphrase_file: Option<&Path>,
+        signers: &[String],
+        allow_unsigned: bool,
+    ) -> Result<Self> {
+        let mut keys = Self::from_files(key_files, passphrase_file)?;
+        keys.trust = Trust {
+            signers: sign::trusted_signers(signers).map_err(|e| Error::failure(e.to_string()))?,
+            allow_unsigned,
+        };
+        keys.signers_given = !signers.is_empty();
+        Ok(keys)
+    }
+
     fn from_files(key_files: &[PathBuf], passphrase_file: Option<&Path>) -> Result<Self> {
         for file in key_files {
             if !file.is_file() {
@@ -51,17 +71,20 @@ impl Keys {
         Ok(Self {
             key_files: key_files.to_vec(),
             passphrase: passphrase_file.map(read_passphrase).transpose()?,
+            trust: Trust::default(),
+            signers_given: false,
         })
     }
 }
 
-/// The backup at `path` (`-`: stdin), decrypted when its content is OpenPGP; and whether it
-/// was encrypted.
+/// The backup at `path` (`-`: stdin), decrypted and authenticated as it streams when its
+/// content is OpenPGP (the verdict holds the trusted signer once the stream was read whole);
+/// `None` for a plain backup.
 fn open_input(
     path: &Path,
     interrupt: &Interrupt,
     keys: &Keys,
-) -> Result<(Box<dyn Read + Send + Sync>, bool)> {
+) -> Result<(Box<dyn Read + Send + Sync>, Option<Verdict>)> {
     let raw: Box<dyn Read + Send + Sync> = if path.as_os_str() == "-" {
         Box::new(InterruptibleReader::spawn(io::stdin(), interrupt))
     } else {
@@ -73,11 +96,38 @@ fn open_input(
     let (prefix, whole) =
         archive::peek(raw, 64).map_err(|e| Error::io("cannot read the backup", e))?;
     if !crypto::looks_encrypted(&prefix) {
-        return Ok((Box::new(whole), false));
+        refuse_plain(path, keys)?;
+        return Ok((Box::new(whole), None));
     }
-    let plain = crypto::decrypt(whole, &keys.key_files, keys.passphrase.as_deref(), true)
-        .map_err(|e| Error::failure(e.to_string()))?;
-    Ok((Box::new(plain), true))
+    let (plain, verdict) = crypto::decrypt(
+        whole,
+        &keys.key_files,
+        keys.passphrase.as_deref(),
+        true,
+        keys.trust.clone(),
+    )
+    .map_err(|e| Error::failure(e.to_string()))?;
+    Ok((Box::new(plain), Some(verdict)))
+}
+
+/// A plain archive claims no protection, so it may be restored, but not when the file's name
+/// or the options say it should be encrypted or signed: someone may have put it there.
+fn refuse_plain(path: &Path, keys: &Keys) -> Result<()> {
+    let named_encrypted = path
+        .extension()
+        .is_some_and(|e| e == "gpg" || e == "pgp" || e == "asc");
+    let why = if named_encrypted {
+        "its name says it is encrypted"
+    } else if !keys.key_files.is_empty() || keys.signers_given {
+        "--key-file or --signer was given"
+    } else {
+        return Ok(());
+    };
+    Err(Error::failure(format!(
+        "{} is a plain archive, not encrypted, but {why}: refusing it",
+        path.display()
+    ))
+    .with_hint("a backup replaced by a plain archive is a forgery; restore a plain backup by a name without .gpg, without --key-file and --signer"))
 }
 
 /// The first line of `path`: a passphrase.

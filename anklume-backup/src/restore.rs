@@ -12,14 +12,20 @@ use anklume_common::{Error, InstanceRef, Located, Result, Session, Stop, temp};
 use crate::archive::{self, Packing};
 use crate::cli::RestoreArgs;
 use crate::inspect::damaged;
+use crate::sign::Verdict;
 use crate::{Keys, open_input};
 
 /// How much of the archive may be held while looking for its index (Incus writes it first).
 const INDEX_SEARCH_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
-    let keys = Keys::from_files(&args.key_file, args.passphrase_file.as_deref())?;
-    let (plain, encrypted) = open_input(args.input(), &session.interrupt, &keys)?;
+    let keys = Keys::new(
+        &args.key_file,
+        args.passphrase_file.as_deref(),
+        &args.signer,
+        args.allow_unsigned,
+    )?;
+    let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys)?;
     let (name, stream) = name_and_stream(plain, args)?;
     let replace = must_replace(session, &name, args)?;
 
@@ -29,7 +35,7 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         name: temp::instance_name(&session.resolver, None, &name, "restoring")?,
     };
     let cleanup = session.incus().uninterruptible();
-    if let Err(error) = import(session, (&temporary, &name), stream, encrypted, args) {
+    if let Err(error) = import(session, (&temporary, &name), stream, verdict.as_ref(), args) {
         // Incus creates nothing from a refused or killed import; anything else is removed.
         if cleanup.check_instance(&temporary).is_ok()
             && let Err(left) = cleanup.destroy(&temporary)
@@ -106,7 +112,7 @@ fn import(
     session: &Session,
     (temporary, name): (&Located, &str),
     stream: Box<dyn Read>,
-    encrypted: bool,
+    verdict: Option<&Verdict>,
     args: &RestoreArgs,
 ) -> Result<()> {
     let mut import = session.incus().import(temporary, args.storage.as_deref())?;
@@ -128,10 +134,13 @@ fn import(
             let refused = Error::io("cannot send the backup to incus import", e);
             return Err(import.finish().err().unwrap_or(refused));
         }
-        Err(PumpError::Read(e)) => Some(
-            damaged(encrypted, &e.to_string())
+        Err(PumpError::Read(e)) => Some(match verdict.and_then(Verdict::refusal) {
+            Some(why) => Error::failure(format!("{why}; nothing was restored")).with_hint(
+                "trust its signer with --signer CERT, or restore it unsigned with --allow-unsigned",
+            ),
+            None => damaged(verdict.is_some(), &e.to_string())
                 .with_hint("nothing was restored; check the file with anklume-backup verify"),
-        ),
+        }),
         Err(PumpError::Interrupted(signal)) => Some(Error::interrupted(signal)),
     };
     if let Some(error) = unread {

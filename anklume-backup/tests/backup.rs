@@ -316,13 +316,17 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
     let key_arg = gpg.secret_key(keys.path()).to_string_lossy().into_owned();
     let cert = gpg.public_cert(keys.path());
 
-    // GnuPG encrypts (with its default compression layer), we restore.
+    // GnuPG signs and encrypts (with its default compression layer), we restore: the key that
+    // decrypts it signed it.
     let by_gpg = cwd.path().join("by-gpg.tar.zst.gpg");
     gpg.ok(&[
         "--trust-model",
         "always",
         "--output",
         by_gpg.to_str().unwrap(),
+        "--local-user",
+        &gpg.email,
+        "--sign",
         "--encrypt",
         "--recipient",
         &gpg.email,
@@ -358,7 +362,7 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
         by_sq.to_str().unwrap(),
         &copy,
         &project,
-        &["--key-file", &key_arg],
+        &["--key-file", &key_arg, "--allow-unsigned"],
     );
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
@@ -370,10 +374,15 @@ fn backups_encrypted_by_gnupg_or_sq_restore_and_sq_reads_ours() {
         "sealed",
         "--recipient-file",
         cert.to_str().unwrap(),
+        "--key-file",
+        &key_arg,
     ]);
     let ours = created_path(&out, cwd.path());
+    // sq decrypts and verifies our signature (one valid signature by the certificate required).
     let sq = Command::new("sq")
-        .args(["decrypt", "--recipient-key", &key_arg])
+        .args(["decrypt", "--recipient-key", &key_arg, "--signer-cert"])
+        .arg(&cert)
+        .args(["--signatures", "1"])
         .arg(&ours)
         .output()
         .unwrap();
@@ -419,7 +428,7 @@ fn a_passphrase_backup_round_trips_and_gnupg_opens_it() {
         &file_arg,
         &copy,
         &project,
-        &["--passphrase-file", &phrase_arg],
+        &["--passphrase-file", &phrase_arg, "--allow-unsigned"],
     );
     assert_ok(&out);
     assert_eq!(data_of(&project, &copy), secret);
@@ -429,7 +438,11 @@ fn a_passphrase_backup_round_trips_and_gnupg_opens_it() {
         &file_arg,
         &unique_name("nope"),
         &project,
-        &["--passphrase-file", wrong.to_str().unwrap()],
+        &[
+            "--passphrase-file",
+            wrong.to_str().unwrap(),
+            "--allow-unsigned",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(project.instances().len(), 2);
@@ -457,7 +470,14 @@ fn tampered_truncated_or_wrongly_keyed_backups_restore_nothing() {
         gnupg: None,
     };
     let file = created_path(
-        &env.run(&["create", &name, "--recipient-file", cert.to_str().unwrap()]),
+        &env.run(&[
+            "create",
+            &name,
+            "--recipient-file",
+            cert.to_str().unwrap(),
+            "--key-file",
+            &key_arg,
+        ]),
         cwd.path(),
     );
     let bytes = fs::read(&file).unwrap();
@@ -749,4 +769,116 @@ fn expired_revoked_or_sign_only_certificates_are_refused_before_the_export() {
             "{who}: something was written"
         );
     }
+}
+
+/// The fingerprint of the key of `gpg`, as GnuPG prints it.
+fn fingerprint(gpg: &Gpg) -> String {
+    let listing = text(&gpg.ok(&["--with-colons", "--fingerprint", &gpg.email]));
+    listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .map(|rest| rest.trim_matches(':').to_owned())
+        .unwrap()
+}
+
+/// Our backups are signed (GnuPG sees a valid signature); forged ones are refused with nothing
+/// imported: a plain archive under a .gpg name, one encrypted to us by anyone holding our
+/// public certificate, one signed by a stranger. --signer and --allow-unsigned let the user
+/// accept what they know.
+#[test]
+fn backups_are_signed_and_forgeries_restore_nothing() {
+    let Some(project) = TestProject::new("bk-forge") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let owner = Gpg::with_new_key();
+    let stranger = Gpg::with_new_key();
+    let cwd = ScratchDir::new("bk-forge");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: Some(&owner),
+    };
+    let ours = created_path(
+        &env.run(&["create", &name, "--gpg", &owner.email]),
+        cwd.path(),
+    );
+    let ours_arg = ours.to_string_lossy().into_owned();
+    let status = text(&owner.ok(&["--status-fd", "1", "-o", "/dev/null", "-d", &ours_arg]));
+    assert!(
+        status.contains(&format!("VALIDSIG {}", fingerprint(&owner))),
+        "{status}"
+    );
+    let out = env.run(&["verify", &ours_arg]);
+    assert_ok(&out);
+    let report = text(&out.stdout);
+    assert!(report.contains("authenticated: yes"), "{report}");
+    assert!(report.contains(&fingerprint(&owner)), "{report}");
+
+    let plain = created_path(&env.run(&["create", &name, "-o", "plain"]), cwd.path());
+    let refused = |forged: &Path, expected: &str, extra: &[&str]| {
+        let out = env.restore_as(
+            forged.to_str().unwrap(),
+            &unique_name("forged"),
+            &project,
+            extra,
+        );
+        assert_failed_saying(&out, expected);
+        assert_eq!(
+            project.instances(),
+            std::slice::from_ref(&name),
+            "{expected}: imported"
+        );
+    };
+    let renamed = cwd.path().join("renamed.tar.zst.gpg");
+    fs::copy(&plain, &renamed).unwrap();
+    refused(&renamed, "is a plain archive", &[]);
+
+    // Anyone with our public certificate can encrypt to us: not signed, not restored.
+    let unsigned = cwd.path().join("unsigned.tar.zst.gpg");
+    owner.ok(&[
+        "--trust-model",
+        "always",
+        "-o",
+        unsigned.to_str().unwrap(),
+        "-r",
+        &owner.email,
+        "-e",
+        plain.to_str().unwrap(),
+    ]);
+    refused(&unsigned, "it is not signed", &[]);
+    let copy = unique_name("unsigned-ok");
+    assert_ok(&env.restore_as(
+        unsigned.to_str().unwrap(),
+        &copy,
+        &project,
+        &["--allow-unsigned"],
+    ));
+    assert_eq!(data_of(&project, &copy), secret);
+    project.run(&["delete", "--force", &copy]);
+
+    // A stranger signs and encrypts to us.
+    let keys = ScratchDir::new("bk-forge-keys");
+    let owner_cert = owner.public_cert(keys.path());
+    stranger.ok(&["--import", owner_cert.to_str().unwrap()]);
+    let by_stranger = cwd.path().join("stranger.tar.zst.gpg");
+    stranger.ok(&[
+        "--trust-model",
+        "always",
+        "-o",
+        by_stranger.to_str().unwrap(),
+        "-u",
+        &stranger.email,
+        "-r",
+        &owner.email,
+        "--sign",
+        "--encrypt",
+        plain.to_str().unwrap(),
+    ]);
+    refused(&by_stranger, &fingerprint(&stranger), &[]);
+    let stranger_dir = ScratchDir::new("bk-forge-stranger");
+    let stranger_cert = stranger.public_cert(stranger_dir.path());
+    let copy = unique_name("trusted");
+    let trust = ["--signer", stranger_cert.to_str().unwrap()];
+    assert_ok(&env.restore_as(by_stranger.to_str().unwrap(), &copy, &project, &trust));
+    assert_eq!(data_of(&project, &copy), secret);
 }

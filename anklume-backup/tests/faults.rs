@@ -113,7 +113,14 @@ fn damaged_backups_never_restore_and_verify_flags_each() {
     let (_, sealed) = backed_up(
         &project,
         cwd.path(),
-        &["--recipient-file", &cert, "-o", "sealed"],
+        &[
+            "--recipient-file",
+            &cert,
+            "--key-file",
+            &key,
+            "-o",
+            "sealed",
+        ],
     );
     let mut failures = Vec::new();
     let trials = damage_campaign(
@@ -391,7 +398,7 @@ fn a_killed_or_damaged_restore_of_a_large_backup_leaves_nothing() {
             "-q",
         ]);
         command
-            .args(["--passphrase-file", &pass])
+            .args(["--passphrase-file", &pass, "--allow-unsigned"])
             .current_dir(cwd.path());
         command
             .stdin(Stdio::null())

@@ -1,5 +1,7 @@
-//! `restore`: a backup, decrypted in memory as it streams, imported under a temporary name,
-//! then given its name; nothing is kept unless the whole stream was authenticated.
+//! `restore`: a backup, decrypted and authenticated in memory as it streams into `incus
+//! import`, which sees the end of its stream only once the whole backup was authenticated;
+//! nothing is kept otherwise. A replacement (`--force`) is imported under a temporary name and
+//! swapped in.
 
 use std::io::{Read, Write};
 
@@ -29,22 +31,33 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     let (name, stream) = name_and_stream(plain, args)?;
     let replace = must_replace(session, &name, args)?;
 
-    let temporary = Located {
+    // The import sees the end of its stream only once the whole backup was authenticated, so
+    // a free name is imported into directly: a SIGKILL at any moment leaves either nothing or
+    // the whole restored instance. Only a replacement goes through a temporary name.
+    let target = Located {
         remote: None,
         project: args.project.clone(),
-        name: temp::instance_name(&session.resolver, None, &name, "restoring")?,
+        name: match replace {
+            true => temp::instance_name(&session.resolver, None, &name, "restoring")?,
+            false => name.clone(),
+        },
     };
-    let cleanup = session.incus().uninterruptible();
-    if let Err(error) = import(session, (&temporary, &name), stream, verdict.as_ref(), args) {
-        // Incus creates nothing from a refused or killed import; anything else is removed.
-        if cleanup.check_instance(&temporary).is_ok()
-            && let Err(left) = cleanup.destroy(&temporary)
+    if let Err(error) = import(session, (&target, &name), stream, verdict.as_ref(), args) {
+        // Incus creates nothing from a refused or killed import. A temporary instance (its
+        // name unguessable, so ours) is removed should one exist; a free name is never touched,
+        // as someone else may have taken it meanwhile.
+        let cleanup = session.incus().uninterruptible();
+        if replace
+            && cleanup.check_instance(&target).is_ok()
+            && let Err(left) = cleanup.destroy(&target)
         {
             warn(&left);
         }
         return Err(error);
     }
-    take_its_name(session, &temporary, &name, replace)?;
+    if replace {
+        take_its_name(session, &target, &name)?;
+    }
     eprintln!(
         "anklume-backup: restored {name} (project {}){}",
         args.project,
@@ -158,10 +171,10 @@ fn import(
     import.finish()
 }
 
-/// Renames the imported `temporary` to `name`. With `replace`, the instance of that name is
+/// Renames the imported `temporary` to `name`, replacing the instance of that name: it is
 /// stopped and renamed aside first, and deleted only once the new one has its name; any
 /// failure on the way puts the old one back as it was (running again if it ran).
-fn take_its_name(session: &Session, temporary: &Located, name: &str, replace: bool) -> Result<()> {
+fn take_its_name(session: &Session, temporary: &Located, name: &str) -> Result<()> {
     let incus = session.incus().uninterruptible();
     let kept = || {
         format!(
@@ -169,11 +182,6 @@ fn take_its_name(session: &Session, temporary: &Located, name: &str, replace: bo
             temporary.name, temporary.project
         )
     };
-    if !replace {
-        return incus
-            .rename(temporary, name)
-            .map_err(|error| error.with_hint(format!("{}; rename it with incus rename", kept())));
-    }
     let old = Located {
         name: name.to_owned(),
         ..temporary.clone()

@@ -139,13 +139,13 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l allow-unsigned -d 'Restore an encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate (a file, or an ID of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Exit 0 for an intact encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

@@ -98,20 +98,8 @@ pub struct RestoreArgs {
     /// Replace an existing instance of that name, once the backup has been imported
     #[arg(long)]
     pub force: bool,
-    /// Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG
-    /// agent is asked, then the passphrase
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Vec<PathBuf>,
-    /// Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
-    /// Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your
-    /// GnuPG keyring); repeatable [default: the key that decrypts the backup]
-    #[arg(long, value_name = "ID|FILE")]
-    pub signer: Vec<String>,
-    /// Restore an encrypted backup that no trusted signer signed
-    #[arg(long)]
-    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
@@ -131,17 +119,25 @@ pub struct VerifyArgs {
     /// The backup file; `-` reads stdin
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Secret key to decrypt with; repeatable (else your GnuPG agent, then the passphrase)
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// What opens an encrypted backup and whose signature is trusted: `restore` and `verify`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG
+    /// agent is asked, then the passphrase
     #[arg(long, value_name = "FILE")]
     pub key_file: Vec<PathBuf>,
     /// Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Trust signatures by this certificate (a file, or an ID of your GnuPG keyring);
-    /// repeatable [default: the key that decrypts the backup]
+    /// Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your
+    /// GnuPG keyring); repeatable [default: the key that decrypts the backup]
     #[arg(long, value_name = "ID|FILE")]
     pub signer: Vec<String>,
-    /// Exit 0 for an intact encrypted backup that no trusted signer signed
+    /// Accept an encrypted backup that no trusted signer signed
     #[arg(long)]
     pub allow_unsigned: bool,
 }

@@ -6,23 +6,15 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::thread;
-use std::time::{Duration, Instant};
 
-use anklume_common::error::warn;
 use anklume_common::progress::{Progress, human_size};
 use anklume_common::pump::{PumpError, pump};
-use anklume_common::{
-    Error, Export, Incus, Interrupt, InterruptibleReader, Located, Result, Session,
-};
+use anklume_common::{Error, Export, Interrupt, InterruptibleReader, Located, Result, Session};
 use sequoia_openpgp::Cert;
 
 use crate::cli::CreateArgs;
 use crate::sign::{self, SigningKey};
 use crate::{crypto, read_passphrase};
-
-/// How long a failed export looks for the server's copy of the backup to delete.
-const SERVER_COPY_WAIT: Duration = Duration::from_secs(1);
 
 pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let located = session
@@ -45,7 +37,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let bytes = match exported {
         Ok(bytes) => bytes,
         Err(error) => {
-            remove_server_copies(&incus, &located, &before);
+            incus.remove_new_backups(&located, &before);
             return Err(error);
         }
     };
@@ -65,24 +57,6 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         ),
     }
     Ok(())
-}
-
-/// After a failed or interrupted export, deletes the copy of the backup that `incus export`
-/// left on the server (its client was killed before it could): the backups of the instance
-/// that were not there before. Looked at for a second, as the server may still be writing it.
-fn remove_server_copies(incus: &Incus, located: &Located, before: &[String]) {
-    let started = Instant::now();
-    while started.elapsed() < SERVER_COPY_WAIT {
-        let Ok(now) = incus.backups(located) else {
-            return;
-        };
-        for name in now.iter().filter(|name| !before.contains(name)) {
-            if let Err(error) = incus.delete_backup(located, name) {
-                warn(&error);
-            }
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Who may open the backup: certificates and a passphrase (neither: not encrypted); and

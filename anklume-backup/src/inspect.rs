@@ -11,21 +11,14 @@ use serde::Serialize;
 use crate::archive::{self, Packing};
 use crate::cli::{Format, ListArgs, VerifyArgs};
 use crate::sign::Verdict;
-use crate::{Keys, crypto, open_input};
+use crate::{Keys, crypto, open_input, unauthenticated};
 
 pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
-    let keys = Keys::new(
-        &args.key_file,
-        args.passphrase_file.as_deref(),
-        &args.signer,
-        args.allow_unsigned,
-    )?;
+    let keys = Keys::new(&args.keys)?;
     let (plain, verdict) = open_input(&args.file, interrupt, &keys)?;
     let encrypted = verdict.is_some();
     let damaged = |encrypted: bool, why: &str| match verdict.as_ref().and_then(Verdict::refusal) {
-        Some(refused) => Error::failure(refused).with_hint(
-            "trust its signer with --signer CERT, or accept it unsigned with --allow-unsigned",
-        ),
+        Some(refused) => unauthenticated(refused),
         None => damaged(encrypted, why),
     };
     let (prefix, plain) =

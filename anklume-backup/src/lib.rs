@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use anklume_common::{Error, Interrupt, InterruptibleReader, Result, Session};
 use sign::{Trust, Verdict};
 
-pub use cli::{Cli, Command, Compression, CreateArgs, Format, ListArgs, RestoreArgs, VerifyArgs};
+pub use cli::{
+    Cli, Command, Compression, CreateArgs, Format, KeyArgs, ListArgs, RestoreArgs, VerifyArgs,
+};
 
 /// Runs the command line; the exit status on success is 0.
 pub fn run(cli: &Cli) -> Result<u8> {
@@ -44,23 +46,8 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(
-        key_files: &[PathBuf],
-        passphrase_file: Option<&Path>,
-        signers: &[String],
-        allow_unsigned: bool,
-    ) -> Result<Self> {
-        let mut keys = Self::from_files(key_files, passphrase_file)?;
-        keys.trust = Trust {
-            signers: sign::trusted_signers(signers).map_err(|e| Error::failure(e.to_string()))?,
-            allow_unsigned,
-        };
-        keys.signers_given = !signers.is_empty();
-        Ok(keys)
-    }
-
-    fn from_files(key_files: &[PathBuf], passphrase_file: Option<&Path>) -> Result<Self> {
-        for file in key_files {
+    fn new(args: &KeyArgs) -> Result<Self> {
+        for file in &args.key_file {
             if !file.is_file() {
                 return Err(Error::failure(format!(
                     "key file {} does not exist",
@@ -68,11 +55,20 @@ impl Keys {
                 )));
             }
         }
+        let signers =
+            sign::trusted_signers(&args.signer).map_err(|e| Error::failure(e.to_string()))?;
         Ok(Self {
-            key_files: key_files.to_vec(),
-            passphrase: passphrase_file.map(read_passphrase).transpose()?,
-            trust: Trust::default(),
-            signers_given: false,
+            key_files: args.key_file.clone(),
+            passphrase: args
+                .passphrase_file
+                .as_deref()
+                .map(read_passphrase)
+                .transpose()?,
+            trust: Trust {
+                signers,
+                allow_unsigned: args.allow_unsigned,
+            },
+            signers_given: !args.signer.is_empty(),
         })
     }
 }
@@ -108,6 +104,13 @@ fn open_input(
     )
     .map_err(|e| Error::failure(e.to_string()))?;
     Ok((Box::new(plain), Some(verdict)))
+}
+
+/// A backup that no trusted signer signed, refused for `why`.
+fn unauthenticated(why: String) -> Error {
+    Error::failure(why).with_hint(
+        "trust its signer with --signer CERT, or accept it unsigned with --allow-unsigned",
+    )
 }
 
 /// A plain archive claims no protection, so it may be restored, but not when the file's name

@@ -15,18 +15,13 @@ use crate::archive::{self, Packing};
 use crate::cli::RestoreArgs;
 use crate::inspect::damaged;
 use crate::sign::Verdict;
-use crate::{Keys, open_input};
+use crate::{Keys, open_input, unauthenticated};
 
 /// How much of the archive may be held while looking for its index (Incus writes it first).
 const INDEX_SEARCH_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
-    let keys = Keys::new(
-        &args.key_file,
-        args.passphrase_file.as_deref(),
-        &args.signer,
-        args.allow_unsigned,
-    )?;
+    let keys = Keys::new(&args.keys)?;
     let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys)?;
     let (name, stream) = name_and_stream(plain, args)?;
     let replace = must_replace(session, &name, args)?;
@@ -148,9 +143,7 @@ fn import(
             return Err(import.finish().err().unwrap_or(refused));
         }
         Err(PumpError::Read(e)) => Some(match verdict.and_then(Verdict::refusal) {
-            Some(why) => Error::failure(format!("{why}; nothing was restored")).with_hint(
-                "trust its signer with --signer CERT, or restore it unsigned with --allow-unsigned",
-            ),
+            Some(why) => unauthenticated(format!("{why}; nothing was restored")),
             None => damaged(verdict.is_some(), &e.to_string())
                 .with_hint("nothing was restored; check the file with anklume-backup verify"),
         }),

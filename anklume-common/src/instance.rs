@@ -20,6 +20,8 @@ use crate::url::{ApiPath, decode};
 /// How many times (100 ms apart) a start or a delete waits for another operation on the
 /// instance to end: a competing launch's create, or a start we abandoned.
 const BUSY_TRIES: u32 = 50;
+/// How long a failed export looks for the server's copy of the backup to delete.
+const STAGED_BACKUP_WAIT: Duration = Duration::from_secs(1);
 
 /// What the tools read of an instance (`GET /1.0/instances/NAME?recursion=1`).
 #[derive(Debug, Clone, Deserialize)]
@@ -427,6 +429,23 @@ impl Incus {
             .filter_map(|url| url.rsplit('/').next())
             .map(|last| decode(last.split('?').next().unwrap_or(last)))
             .collect())
+    }
+
+    /// After a failed or interrupted export, deletes the copy of the backup that `incus
+    /// export` left on the server (its client was killed before it could): the backups of the
+    /// instance that are not in `before`. Looked at for a second, as the server may still be
+    /// writing it; what cannot be deleted is said on stderr.
+    pub fn remove_new_backups(&self, at: &Located, before: &[String]) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < STAGED_BACKUP_WAIT {
+            let Ok(now) = self.backups(at) else { return };
+            for name in now.iter().filter(|name| !before.contains(name)) {
+                if let Err(error) = self.delete_backup(at, name) {
+                    warn(&error);
+                }
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Deletes the server's backup `name` of the instance.

@@ -4,6 +4,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
 
+use anklume_common::error::terminal_safe;
 use anklume_common::progress::human_size;
 use anklume_common::{Error, Interrupt, Result};
 use serde::Serialize;
@@ -30,21 +31,20 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
         bytes: 0,
     };
     let walk = archive::walk(&mut counted, packing).map_err(|e| damaged(encrypted, e.message()))?;
+    // What the backup says of itself is untrusted: printed with control characters escaped.
     let index = &walk.index;
+    let field = |value: Option<&str>, absent: &str| terminal_safe(value.unwrap_or(absent));
     let snapshots = match index.snapshots.as_deref() {
-        Some(list) if !list.is_empty() => list.join(", "),
+        Some(list) if !list.is_empty() => terminal_safe(&list.join(", ")),
         _ => "none".to_owned(),
     };
-    println!("instance:    {}", index.name);
-    println!(
-        "type:        {}",
-        index.kind.as_deref().unwrap_or("container")
-    );
+    println!("instance:    {}", terminal_safe(&index.name));
+    println!("type:        {}", field(index.kind.as_deref(), "container"));
     println!("snapshots:   {snapshots}");
     println!(
         "pool:        {} ({})",
-        index.pool.as_deref().unwrap_or("?"),
-        index.backend.as_deref().unwrap_or("?")
+        field(index.pool.as_deref(), "?"),
+        field(index.backend.as_deref(), "?")
     );
     println!(
         "archive:     {} {}, {} unpacked in {} entries",
@@ -55,7 +55,7 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
     );
     println!("encrypted:   {}", if encrypted { "yes" } else { "no" });
     let signer = verdict.as_ref().and_then(Verdict::signer);
-    println!("signer:      {}", signer.as_deref().unwrap_or("none"));
+    println!("signer:      {}", field(signer.as_deref(), "none"));
     println!(
         "authenticated: {}",
         if signer.is_some() { "yes" } else { "no" }
@@ -219,6 +219,11 @@ fn print_table(listed: &[Listed]) {
                 recipients,
             ]
         })
+        .collect();
+    // File names are anybody's: printed with control characters escaped.
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| terminal_safe(cell)).collect())
         .collect();
     let header = [
         "FILE",

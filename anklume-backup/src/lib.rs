@@ -102,7 +102,7 @@ fn open_input(
         true,
         keys.trust.clone(),
     )
-    .map_err(|e| Error::failure(e.to_string()))?;
+    .map_err(|e| inspect::damaged(true, &e.to_string()))?;
     Ok((Box::new(plain), Some(verdict)))
 }
 

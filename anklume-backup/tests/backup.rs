@@ -882,3 +882,41 @@ fn backups_are_signed_and_forgeries_restore_nothing() {
     assert_ok(&env.restore_as(by_stranger.to_str().unwrap(), &copy, &project, &trust));
     assert_eq!(data_of(&project, &copy), secret);
 }
+
+/// What a backup says of itself (its index, its file name) is anybody's: `verify` and `list`
+/// print it with control characters escaped, so that no escape sequence reaches the terminal.
+#[test]
+fn verify_and_list_never_print_control_characters_from_a_backup() {
+    let cwd = ScratchDir::new("bk-escape");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let index = b"name: \"x\\e]0;PWNED\\a\\e[31mred\"\npool: \"p\\e[2J\"\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(0o644);
+    header.set_size(index.len() as u64);
+    tar.append_data(&mut header, "backup/index.yaml", &index[..])
+        .unwrap();
+    let archive = zstd::encode_all(&tar.into_inner().unwrap()[..], 3).unwrap();
+    let dir = cwd.path().join("vault");
+    fs::create_dir(&dir).unwrap();
+    let file = dir.join("x\u{1b}[31m-20261130-120000.tar.zst");
+    fs::write(&file, archive).unwrap();
+
+    let out = env.run(&["verify", file.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(text(&out.stdout).contains("red"), "{}", text(&out.stdout));
+    let out_list = env.run(&["list", dir.to_str().unwrap()]);
+    assert_ok(&out_list);
+    let listed = text(&out_list.stdout);
+    assert!(listed.contains("\\u{1b}[31m"), "the file is not listed: {listed}");
+    for out in [&out, &out_list] {
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
+            "raw control characters: {:?}",
+            text(&out.stdout)
+        );
+    }
+}

@@ -303,6 +303,17 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
+/// Text from an untrusted source (a name in a backup, a tar stream, an instance), as it may be
+/// printed: control characters escaped, so that no escape sequence reaches the terminal.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// The name of the running program (`anklume-disp`...), for messages of the shared library.
 pub fn program_name() -> String {
     std::env::args_os()
@@ -419,6 +430,12 @@ mod tests {
         for (line, fault) in cases {
             assert_eq!(Fault::of_incus_message(line), fault, "{line}");
         }
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(terminal_safe("web\u{1b}[31mé\n"), "web\\u{1b}[31mé\\n");
+        assert_eq!(terminal_safe("plain name"), "plain name");
     }
 
     #[test]

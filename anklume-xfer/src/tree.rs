@@ -57,16 +57,8 @@ pub fn warn_skipped(what: &str, why: &str) {
     eprintln!("anklume-xfer: skipped {}: {why}", shown(what));
 }
 
-/// A name the sender chose, as it may be printed: control characters escaped, so that no
-/// escape sequence reaches the terminal.
-pub fn shown(name: &str) -> String {
-    name.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
-}
+/// A name the sender chose, as it may be printed (no escape sequence reaches the terminal).
+pub use anklume_common::error::terminal_safe as shown;
 
 /// A single path component: not empty, `.` or `..`, without `/` or NUL.
 pub fn is_plain_name(name: &str) -> bool {

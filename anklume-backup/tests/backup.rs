@@ -911,7 +911,10 @@ fn verify_and_list_never_print_control_characters_from_a_backup() {
     let out_list = env.run(&["list", dir.to_str().unwrap()]);
     assert_ok(&out_list);
     let listed = text(&out_list.stdout);
-    assert!(listed.contains("\\u{1b}[31m"), "the file is not listed: {listed}");
+    assert!(
+        listed.contains("\\u{1b}[31m"),
+        "the file is not listed: {listed}"
+    );
     for out in [&out, &out_list] {
         assert!(
             !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),

@@ -223,7 +223,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__restore)
-            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
+            opts="-q -h --file --name --remote --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +234,10 @@ _anklume__backup() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -48,7 +48,8 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s q -l quiet -d 'No progress line'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l file -d 'The backup file (same as FILE)' -r -F
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l name -d 'Name of the restored instance [default: the name recorded in the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l name -d 'Name of the restored instance, on that Incus remote if REMOTE: is given [default: the name recorded in the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l remote -d 'Restore on this Incus remote (`incus remote list`), keeping the name [default: the client\'s default remote]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l project -d 'Project to restore into' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anklume_common::InstanceRef;
-use anklume_common::args::{instance_name, instance_ref, project_name};
+use anklume_common::args::{instance_ref, project_name, remote_name};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Streaming, natively encrypted backups and restores of Incus instances.
@@ -86,9 +86,14 @@ pub struct RestoreArgs {
     /// The backup file (same as FILE)
     #[arg(long, value_name = "FILE", conflicts_with = "file_positional")]
     pub file: Option<PathBuf>,
-    /// Name of the restored instance [default: the name recorded in the backup]
-    #[arg(long, value_name = "NEW", value_parser = instance_name)]
-    pub name: Option<String>,
+    /// Name of the restored instance, on that Incus remote if REMOTE: is given [default: the
+    /// name recorded in the backup]
+    #[arg(long, value_name = "[REMOTE:]NEW", value_parser = instance_ref)]
+    pub name: Option<InstanceRef>,
+    /// Restore on this Incus remote (`incus remote list`), keeping the name [default: the
+    /// client's default remote]
+    #[arg(long, value_name = "REMOTE", value_parser = remote_name)]
+    pub remote: Option<String>,
     /// Project to restore into
     #[arg(long, value_name = "P", default_value = "default", value_parser = project_name)]
     pub project: String,
@@ -232,5 +237,7 @@ mod tests {
         assert!(parse(&["--file", "b.tar.zst"]).is_ok());
         assert!(parse(&["a", "--file", "b"]).is_err());
         assert!(parse(&["--name", "x"]).is_err());
+        assert!(parse(&["-", "--name", "lab:web2", "--remote", "lab"]).is_ok());
+        assert!(parse(&["-", "--remote", "lab:"]).is_err());
     }
 }

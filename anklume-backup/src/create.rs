@@ -14,7 +14,8 @@ use sequoia_openpgp::Cert;
 
 use crate::cli::CreateArgs;
 use crate::sign::{self, SigningKey};
-use crate::{crypto, read_passphrase};
+use crate::{crypto, read_passphrase, warn_if_exposed};
+use zeroize::Zeroizing;
 
 pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let located = session
@@ -63,7 +64,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
 /// the key that signs it, taken by the encryption when it starts.
 struct Sealing {
     recipients: Vec<Cert>,
-    passphrase: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
     signer: Mutex<Option<SigningKey>>,
     /// `FINGERPRINT (user ID)` of the signer, for messages.
     signed_by: Option<String>,
@@ -77,6 +78,9 @@ impl Sealing {
             crypto::load_recipients(&args.recipient_file, &args.recipients)
                 .map_err(|e| Error::failure(e.to_string()))?
         };
+        for file in &args.key_file {
+            warn_if_exposed(file, "key file");
+        }
         let passphrase = args
             .passphrase_file
             .as_deref()
@@ -187,7 +191,7 @@ fn write_sealed(
     let mut sealed = crypto::encrypt(
         out,
         &sealing.recipients,
-        sealing.passphrase.as_deref(),
+        sealing.passphrase.as_ref().map(|p| p.as_str()),
         signer,
     )
     .map_err(|e| Error::failure(e.to_string()))?;

@@ -9,8 +9,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -18,7 +17,6 @@ use anyhow::Context as _;
 use sequoia_gpg_agent as gpg_agent;
 use sequoia_openpgp as openpgp;
 
-use openpgp::cert::CertParser;
 use openpgp::cert::prelude::*;
 use openpgp::crypto::{Password, SessionKey};
 use openpgp::packet::pkesk::PKESK3;
@@ -33,6 +31,7 @@ use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::types::{RevocationStatus, SymmetricAlgorithm, Timestamp};
 use openpgp::{Cert, KeyHandle, KeyID, Packet};
 
+use crate::certs::{self, gpg_export, read_certs};
 use crate::sign::{SigningKey, Trust, Verdict};
 
 /// `static` so that the decrypting reader can be `'static`.
@@ -55,6 +54,11 @@ impl CryptoError {
     pub(crate) fn new(msg: impl Into<String>) -> Self {
         CryptoError(msg.into())
     }
+
+    /// The same error, its message prefixed with `what` (the option it is about).
+    pub(crate) fn context(self, what: &str) -> Self {
+        CryptoError(format!("{what} {}", self.0))
+    }
 }
 
 impl fmt::Display for CryptoError {
@@ -75,78 +79,6 @@ impl From<anyhow::Error> for CryptoError {
 impl From<io::Error> for CryptoError {
     fn from(e: io::Error) -> Self {
         CryptoError(e.to_string())
-    }
-}
-
-/// Reads every certificate (or key) in `path`, armored or binary.
-pub(crate) fn read_certs(path: &Path) -> Result<Vec<Cert>, CryptoError> {
-    CertParser::from_file(path)
-        .and_then(|parser| parser.collect::<openpgp::Result<Vec<_>>>())
-        .map_err(|e| {
-            CryptoError::new(format!(
-                "cannot read OpenPGP certificates from {}: {e:#}",
-                path.display()
-            ))
-        })
-}
-
-/// Public certs for `ids` from the user's GnuPG keyring ($GNUPGHOME).
-/// Only public material ever comes from gpg.
-pub(crate) fn gpg_export(ids: &[String]) -> anyhow::Result<Vec<Cert>> {
-    let out = Command::new("gpg")
-        .args(["--batch", "--no-tty", "--quiet", "--export", "--"])
-        .args(ids)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .context("cannot run gpg to look up certificates in the GnuPG keyring")?;
-    if !out.status.success() {
-        anyhow::bail!("gpg --export failed ({})", out.status);
-    }
-    if out.stdout.is_empty() {
-        return Ok(Vec::new());
-    }
-    CertParser::from_reader(io::Cursor::new(out.stdout))?.collect()
-}
-
-/// What a user-supplied recipient ID designates.
-pub(crate) enum IdKind {
-    Handle(KeyHandle),
-    Email(String),
-}
-
-pub(crate) fn parse_id(id: &str) -> Result<IdKind, CryptoError> {
-    let compact: String = id.chars().filter(|c| !c.is_whitespace()).collect();
-    let hex = compact
-        .strip_prefix("0x")
-        .or_else(|| compact.strip_prefix("0X"))
-        .unwrap_or(&compact);
-    if hex.len() >= 16 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return hex
-            .parse::<KeyHandle>()
-            .map(IdKind::Handle)
-            .map_err(|e| CryptoError::new(format!("recipient {id:?}: {e:#}")));
-    }
-    let email = id.trim().trim_start_matches('<').trim_end_matches('>');
-    if email.contains('@') {
-        return Ok(IdKind::Email(email.to_lowercase()));
-    }
-    Err(CryptoError::new(format!(
-        "recipient {id:?} is not a fingerprint, a 16-digit key ID or an e-mail address"
-    )))
-}
-
-pub(crate) fn cert_matches(cert: &Cert, id: &IdKind) -> bool {
-    match id {
-        // Any (sub)key of the cert may be named.
-        IdKind::Handle(h) => cert.keys().any(|ka| h.aliases(ka.key().key_handle())),
-        IdKind::Email(e) => cert.userids().any(|ua| {
-            ua.userid()
-                .email()
-                .ok()
-                .flatten()
-                .is_some_and(|m| m.to_lowercase() == *e)
-        }),
     }
 }
 
@@ -230,30 +162,11 @@ pub fn load_recipients(cert_files: &[PathBuf], ids: &[String]) -> Result<Vec<Cer
         );
     }
     for id in ids {
-        let kind = parse_id(id)?;
-        let mut found: Vec<Cert> = from_files
-            .iter()
-            .filter(|c| cert_matches(c, &kind))
-            .cloned()
-            .collect();
-        if found.is_empty() {
-            // gpg matches loosely (substrings): filter with our own rules.
-            found = gpg_export(std::slice::from_ref(id))
-                .map_err(|e| CryptoError::new(format!("recipient {id}: {e:#}")))?
-                .into_iter()
-                .filter(|c| cert_matches(c, &kind))
-                .collect();
-        }
-        match found.len() {
-            0 => {
+        match certs::find(id, &from_files).map_err(|e| e.context("recipient"))? {
+            Some(cert) => chosen.push((id.clone(), cert)),
+            None => {
                 return Err(CryptoError::new(format!(
                     "recipient {id}: no such certificate in the certificate files or the GnuPG keyring"
-                )));
-            }
-            1 => chosen.push((id.clone(), found.remove(0))),
-            n => {
-                return Err(CryptoError::new(format!(
-                    "recipient {id} matches {n} certificates: name it by fingerprint"
                 )));
             }
         }

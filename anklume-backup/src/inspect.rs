@@ -102,6 +102,9 @@ struct Listed {
     recipients: Vec<String>,
     /// Whether a passphrase opens it.
     passphrase: bool,
+    /// Why the file could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub fn list(args: &ListArgs) -> Result<()> {
@@ -109,17 +112,19 @@ pub fn list(args: &ListArgs) -> Result<()> {
         Error::io(format!("cannot list {}", args.dir.display()), e)
             .with_hint("name the directory of your backups: anklume-backup list DIR")
     })?;
+    // Links are followed: a link to a backup is listed, a broken one is an unreadable row.
     let mut names: Vec<String> = entries
         .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|entry| !fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()))
         .filter_map(|entry| entry.file_name().into_string().ok())
         .filter(|name| !name.starts_with('.'))
         .collect();
     names.sort();
+    // A file that cannot be read is a row saying why; the others are still listed.
     let listed: Vec<Listed> = names
         .iter()
-        .filter_map(|name| describe(&args.dir, name).transpose())
-        .collect::<Result<_>>()?;
+        .filter_map(|name| describe(&args.dir, name))
+        .collect();
     match args.format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&listed)
@@ -128,44 +133,56 @@ pub fn list(args: &ListArgs) -> Result<()> {
         }
         Format::Table => print_table(&listed),
     }
-    Ok(())
+    match listed.iter().filter(|b| b.error.is_some()).count() {
+        0 => Ok(()),
+        n => Err(Error::failure(format!(
+            "{n} of the {} backups in {} could not be read: see the rows marked unreadable",
+            listed.len(),
+            args.dir.display()
+        ))),
+    }
 }
 
 /// A backup's facts from its name (`INSTANCE-YYYYMMDD-HHMMSS.tar[.EXT][.gpg]`) and its first
-/// bytes; `None` for a file that is not a backup.
-fn describe(dir: &Path, name: &str) -> Result<Option<Listed>> {
-    let Some((instance, date, compression)) = parse_file_name(name) else {
-        return Ok(None);
+/// bytes, or why they could not be read; `None` for a file that is not a backup.
+fn describe(dir: &Path, name: &str) -> Option<Listed> {
+    let (instance, date, compression) = parse_file_name(name)?;
+    let mut listed = Listed {
+        file: name.to_owned(),
+        instance,
+        date,
+        size: 0,
+        compression,
+        encrypted: name.ends_with(".gpg"),
+        recipients: Vec::new(),
+        passphrase: false,
+        error: None,
     };
-    let path = dir.join(name);
+    if let Err(error) = read_facts(&dir.join(name), &mut listed) {
+        listed.error = Some(error.message().to_owned());
+    }
+    Some(listed)
+}
+
+/// Fills in the size, encryption and recipients of the backup at `path`.
+fn read_facts(path: &Path, listed: &mut Listed) -> Result<()> {
     let failed = |e| Error::io(format!("cannot read {}", path.display()), e);
-    let size = fs::metadata(&path).map_err(failed)?.len();
+    listed.size = fs::metadata(path).map_err(failed)?.len();
     let mut prefix = Vec::new();
-    File::open(&path)
+    File::open(path)
         .and_then(|file| file.take(64).read_to_end(&mut prefix))
         .map_err(failed)?;
-    let encrypted = crypto::looks_encrypted(&prefix);
-    let (recipients, passphrase) = if encrypted {
-        let file = File::open(&path).map_err(failed)?;
-        crypto::recipients_of(file).map_err(|e| {
+    listed.encrypted = crypto::looks_encrypted(&prefix);
+    if listed.encrypted {
+        let file = File::open(path).map_err(failed)?;
+        (listed.recipients, listed.passphrase) = crypto::recipients_of(file).map_err(|e| {
             Error::failure(format!(
                 "cannot read the recipients of {}: {e}",
                 path.display()
             ))
-        })?
-    } else {
-        (Vec::new(), false)
-    };
-    Ok(Some(Listed {
-        file: name.to_owned(),
-        instance,
-        date,
-        size,
-        compression,
-        encrypted,
-        recipients,
-        passphrase,
-    }))
+        })?;
+    }
+    Ok(())
 }
 
 /// (instance, "YYYY-MM-DD HH:MM:SS", compression) of a backup file name.
@@ -209,11 +226,15 @@ fn print_table(listed: &[Listed]) {
                 (false, true) => format!("{}, passphrase", b.recipients.join(", ")),
                 _ => b.recipients.join(", "),
             };
+            let (size, recipients) = match &b.error {
+                Some(error) => ("?".to_owned(), format!("unreadable: {error}")),
+                None => (human_size(b.size), recipients),
+            };
             [
                 b.file.clone(),
                 b.instance.clone(),
                 b.date.clone(),
-                human_size(b.size),
+                size,
                 b.compression.clone(),
                 if b.encrypted { "yes" } else { "no" }.to_owned(),
                 recipients,

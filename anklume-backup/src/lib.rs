@@ -5,6 +5,7 @@
 //! in either direction.
 
 pub mod archive;
+mod certs;
 mod cli;
 mod create;
 pub mod crypto;
@@ -12,12 +13,15 @@ mod inspect;
 mod restore;
 pub mod sign;
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use anklume_common::error::{shell_word, warn};
 use anklume_common::{Error, Interrupt, InterruptibleReader, Result, Session};
 use sign::{Trust, Verdict};
+use zeroize::Zeroizing;
 
 pub use cli::{
     Cli, Command, Compression, CreateArgs, Format, KeyArgs, ListArgs, RestoreArgs, VerifyArgs,
@@ -39,7 +43,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
 /// What may open an encrypted backup, and whose signature is trusted.
 struct Keys {
     key_files: Vec<PathBuf>,
-    passphrase: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
     trust: Trust,
     /// Whether --signer was given (a plain backup then cannot be what was asked for).
     signers_given: bool,
@@ -48,6 +52,7 @@ struct Keys {
 impl Keys {
     fn new(args: &KeyArgs) -> Result<Self> {
         for file in &args.key_file {
+            warn_if_exposed(file, "key file");
             if !file.is_file() {
                 return Err(Error::failure(format!(
                     "key file {} does not exist",
@@ -98,7 +103,7 @@ fn open_input(
     let (plain, verdict) = crypto::decrypt(
         whole,
         &keys.key_files,
-        keys.passphrase.as_deref(),
+        keys.passphrase.as_ref().map(|p| p.as_str()),
         true,
         keys.trust.clone(),
     )
@@ -133,10 +138,16 @@ fn refuse_plain(path: &Path, keys: &Keys) -> Result<()> {
     .with_hint("a backup replaced by a plain archive is a forgery; restore a plain backup by a name without .gpg, without --key-file and --signer"))
 }
 
-/// The first line of `path`: a passphrase.
-fn read_passphrase(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read passphrase file {}", path.display()), e))?;
+/// The first line of `path`: a passphrase, wiped from memory when dropped.
+fn read_passphrase(path: &Path) -> Result<Zeroizing<String>> {
+    warn_if_exposed(path, "passphrase file");
+    let failed = |e| Error::io(format!("cannot read passphrase file {}", path.display()), e);
+    let file = File::open(path).map_err(failed)?;
+    // Sized up front, so that no growing buffer leaves copies behind.
+    let mut text = Zeroizing::new(String::with_capacity(PASSPHRASE_FILE_LIMIT as usize));
+    file.take(PASSPHRASE_FILE_LIMIT)
+        .read_to_string(&mut text)
+        .map_err(failed)?;
     let line = text.lines().next().unwrap_or_default();
     if line.is_empty() {
         return Err(Error::failure(format!(
@@ -144,5 +155,27 @@ fn read_passphrase(path: &Path) -> Result<String> {
             path.display()
         )));
     }
-    Ok(line.to_owned())
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// How much of a passphrase file is read: its first line is the passphrase.
+const PASSPHRASE_FILE_LIMIT: u64 = 64 * 1024;
+
+/// Warns when the file of a secret (`what`) may be read by users other than its owner.
+fn warn_if_exposed(path: &Path, what: &str) {
+    let Ok(mode) = fs::metadata(path).map(|m| m.permissions().mode() & 0o777) else {
+        return;
+    };
+    if mode & 0o044 != 0 {
+        warn(
+            &Error::failure(format!(
+                "warning: {what} {} is readable by other users (mode {mode:04o})",
+                path.display()
+            ))
+            .with_hint(format!(
+                "keep secrets to yourself: chmod 600 {}",
+                shell_word(&path.to_string_lossy())
+            )),
+        );
+    }
 }

@@ -22,22 +22,33 @@ const INDEX_SEARCH_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     let keys = Keys::new(&args.keys)?;
+    let remote = target_remote(args)?;
     let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys)?;
     let (name, stream) = name_and_stream(plain, args)?;
-    let replace = must_replace(session, &name, args)?;
+    let wanted = Located {
+        remote,
+        project: args.project.clone(),
+        name,
+    };
+    let replace = must_replace(session, &wanted, args.force)?;
 
     // The import sees the end of its stream only once the whole backup was authenticated, so
     // a free name is imported into directly: a SIGKILL at any moment leaves either nothing or
     // the whole restored instance. Only a replacement goes through a temporary name.
     let target = Located {
-        remote: None,
-        project: args.project.clone(),
         name: match replace {
-            true => temp::instance_name(&session.resolver, None, &name, "restoring")?,
-            false => name.clone(),
+            true => temporary_name(session, &wanted, "restoring")?,
+            false => wanted.name.clone(),
         },
+        ..wanted.clone()
     };
-    if let Err(error) = import(session, (&target, &name), stream, verdict.as_ref(), args) {
+    if let Err(error) = import(
+        session,
+        (&target, &wanted.name),
+        stream,
+        verdict.as_ref(),
+        args,
+    ) {
         // Incus creates nothing from a refused or killed import. A temporary instance (its
         // name unguessable, so ours) is removed should one exist; a free name is never touched,
         // as someone else may have taken it meanwhile.
@@ -51,19 +62,52 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         return Err(error);
     }
     if replace {
-        take_its_name(session, &target, &name)?;
+        take_its_name(session, &target, &wanted.name)?;
     }
     eprintln!(
-        "anklume-backup: restored {name} (project {}){}",
-        args.project,
+        "anklume-backup: restored {}{}",
+        place(&wanted),
         if replace {
             ", replacing the previous one"
         } else {
             ""
         }
     );
-    println!("{name}");
+    println!("{}", reference(&wanted));
     Ok(())
+}
+
+/// The remote to restore on: `--name REMOTE:NEW` or `--remote REMOTE`; `None` for the
+/// client's default remote.
+fn target_remote(args: &RestoreArgs) -> Result<Option<String>> {
+    let named = args.name.as_ref().and_then(|name| name.remote.clone());
+    match (named, &args.remote) {
+        (Some(named), Some(remote)) if named != *remote => Err(Error::usage(format!(
+            "--name {named}:… and --remote {remote} name two different remotes"
+        ))),
+        (named, remote) => Ok(named.or_else(|| remote.clone())),
+    }
+}
+
+/// `[REMOTE:]NAME`, as the user would type it.
+fn reference(at: &Located) -> String {
+    match &at.remote {
+        Some(remote) => format!("{remote}:{}", at.name),
+        None => at.name.clone(),
+    }
+}
+
+/// `NAME (project P[, remote R])`, for messages.
+fn place(at: &Located) -> String {
+    match &at.remote {
+        Some(remote) => format!("{} (project {}, remote {remote})", at.name, at.project),
+        None => format!("{} (project {})", at.name, at.project),
+    }
+}
+
+/// An unguessable free name beside `at`, on its remote.
+fn temporary_name(session: &Session, at: &Located, tag: &str) -> Result<String> {
+    temp::instance_name(&session.resolver, at.remote.as_deref(), &at.name, tag)
 }
 
 /// The instance's name (`--name`, else the one the backup records) and the backup's stream,
@@ -80,7 +124,7 @@ fn name_and_stream(
         None => Box::new(plain),
     };
     match (&args.name, packing) {
-        (Some(name), _) => Ok((name.clone(), plain)),
+        (Some(name), _) => Ok((name.name.clone(), plain)),
         (None, Some(packing)) => {
             let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
             check_instance_name(&index.name).map_err(Error::failure)?;
@@ -94,18 +138,19 @@ fn name_and_stream(
 }
 
 /// Names are unique across projects: any existing holder is checked before anything runs.
-/// `Ok(true)` when `--force` replaces the instance of that name in the target project.
-fn must_replace(session: &Session, name: &str, args: &RestoreArgs) -> Result<bool> {
+/// `Ok(true)` when `force` replaces the instance of that name in the target project.
+fn must_replace(session: &Session, wanted: &Located, force: bool) -> Result<bool> {
     let holders = session.resolver.projects_of(&InstanceRef {
-        remote: None,
-        name: name.to_owned(),
+        remote: wanted.remote.clone(),
+        name: wanted.name.clone(),
     })?;
+    let name = reference(wanted);
     match holders.as_slice() {
         [] => Ok(false),
-        [only] if args.force && *only == args.project => Ok(true),
-        [only] if args.force => Err(Error::failure(format!(
+        [only] if force && *only == wanted.project => Ok(true),
+        [only] if force => Err(Error::failure(format!(
             "instance '{name}' exists in project '{only}', not in '{}': --force replaces an instance of the target project only",
-            args.project
+            wanted.project
         ))),
         _ => Err(Error::failure(format!(
             "instance '{name}' already exists (project {})",
@@ -179,7 +224,7 @@ fn take_its_name(session: &Session, temporary: &Located, name: &str) -> Result<(
         name: name.to_owned(),
         ..temporary.clone()
     };
-    let aside_name = temp::instance_name(&session.resolver, None, name, "replaced")?;
+    let aside_name = temporary_name(session, &old, "replaced")?;
     let aside = Located {
         name: aside_name.clone(),
         ..old.clone()

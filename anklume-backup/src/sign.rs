@@ -16,7 +16,8 @@ use openpgp::Cert;
 use openpgp::crypto::Signer;
 use openpgp::parse::stream::{MessageLayer, MessageStructure, VerificationError};
 
-use crate::crypto::{CryptoError, POLICY, cert_matches, gpg_export, parse_id, read_certs};
+use crate::certs::{self, read_certs};
+use crate::crypto::{CryptoError, POLICY};
 
 /// A key that signs backups, with the certificate it belongs to.
 pub struct SigningKey {
@@ -54,17 +55,10 @@ pub fn find_signer(
         secrets.extend(read_certs(path)?.into_iter().filter(Cert::is_tsk));
     }
     let candidates: Vec<Cert> = match sign_with {
-        Some(id) => {
-            let wanted = parse_id(id)?;
-            let mut found: Vec<Cert> = secrets
-                .iter()
-                .filter(|c| cert_matches(c, &wanted))
-                .cloned()
-                .collect();
-            let exported = gpg_export(&[id.to_owned()]).unwrap_or_default();
-            found.extend(exported.into_iter().filter(|c| cert_matches(c, &wanted)));
-            found
-        }
+        Some(id) => certs::find(id, &secrets)
+            .map_err(|e| e.context("--sign-with"))?
+            .into_iter()
+            .collect(),
         None => recipients.iter().chain(&secrets).cloned().collect(),
     };
     let mut agent = Agent::default();
@@ -153,18 +147,14 @@ pub fn trusted_signers(signers: &[String]) -> Result<Vec<Cert>, CryptoError> {
             certs.extend(read_certs(Path::new(signer))?);
             continue;
         }
-        let wanted = parse_id(signer)?;
-        let found: Vec<Cert> = gpg_export(std::slice::from_ref(signer))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| cert_matches(c, &wanted))
-            .collect();
-        if found.is_empty() {
-            return Err(CryptoError::new(format!(
-                "--signer {signer}: no such file, nor a certificate of your GnuPG keyring"
-            )));
+        match certs::find(signer, &[]).map_err(|e| e.context("--signer"))? {
+            Some(cert) => certs.push(cert),
+            None => {
+                return Err(CryptoError::new(format!(
+                    "--signer {signer}: no such file, nor a certificate of your GnuPG keyring"
+                )));
+            }
         }
-        certs.extend(found);
     }
     Ok(certs)
 }

@@ -447,9 +447,125 @@ fn a_killed_or_damaged_restore_of_a_large_backup_leaves_nothing() {
             }
         }
     }
+    // SIGINT and SIGTERM at random moments: the restore stops at once, with the signal's
+    // status, and leaves nothing (or, signalled too late to stop, the whole instance).
+    let mut slowest = Duration::ZERO;
+    for (signal, status) in [("INT", 130), ("TERM", 143), ("INT", 130), ("TERM", 143)] {
+        let new = unique_name("signalled");
+        let child = restore(&file_arg, &new).spawn().unwrap();
+        let after = rng.below(span.max(1));
+        std::thread::sleep(Duration::from_millis(after));
+        let sent = Instant::now();
+        let pid = child.id().to_string();
+        Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        let out = finish(child);
+        slowest = slowest.max(sent.elapsed());
+        let mut left = imported_besides(&project, &name);
+        let done = out.status.success() && left.contains(&new);
+        if done {
+            project.run(&["delete", "--force", &new]);
+            left.retain(|n| *n != new);
+        }
+        if !(done || out.status.code() == Some(status)) || !left.is_empty() {
+            failures.push(format!(
+                "SIG{signal} after {after} ms: {:?}, left {left:?}",
+                out.status.code()
+            ));
+            for extra in &left {
+                project.run(&["delete", "--force", extra]);
+            }
+        }
+    }
+    eprintln!("the slowest exit after SIGINT or SIGTERM took {slowest:?}");
     report(
-        "a byte flipped in the first MiB, or SIGKILL at a random moment, of a 200 MiB encrypted restore: a partial or temporary instance left",
-        11,
+        "a byte flipped in the first MiB, or SIGKILL, SIGINT or SIGTERM at a random moment, of a 200 MiB encrypted restore: a wrong status, a partial or temporary instance left",
+        15,
+        failures.len(),
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The forgeries a writer of the backup folder can make: each is refused, replaces nothing
+/// (`--force` included: the instance of that name keeps its uuid) and imports nothing.
+#[test]
+fn forged_backups_restore_nothing_and_replace_nothing() {
+    let _shared = daemon_shared();
+    let Some(project) = TestProject::new("fault-forge") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-forge");
+    let owner = Gpg::with_new_key();
+    let stranger = Gpg::with_new_key();
+    let key = owner.secret_key(cwd.path()).to_string_lossy().into_owned();
+    let (victim, plain) = backed_up(&project, cwd.path(), &["-o", "plain"]);
+    let uuid = || project.run(&["config", "get", &victim, "volatile.uuid"]);
+    let before = uuid();
+    let plain_arg = plain.to_string_lossy().into_owned();
+
+    let renamed = cwd
+        .path()
+        .join(format!("{victim}-20261130-120000.tar.zst.gpg"));
+    fs::copy(&plain, &renamed).unwrap();
+    let unsigned = cwd.path().join("unsigned.tar.zst.gpg");
+    let owner_cert = owner.public_cert(cwd.path());
+    let encrypt = |gpg: &Gpg, out: &Path, sign: bool| {
+        let mut args = vec!["--trust-model", "always", "-o", out.to_str().unwrap()];
+        args.extend(["-r", owner.email.as_str()]);
+        if sign {
+            args.extend(["-u", gpg.email.as_str(), "--sign"]);
+        }
+        args.extend(["--encrypt", plain_arg.as_str()]);
+        gpg.ok(&args);
+    };
+    encrypt(&owner, &unsigned, false);
+    stranger.ok(&["--import", owner_cert.to_str().unwrap()]);
+    let by_stranger = cwd.path().join("stranger.tar.zst.gpg");
+    encrypt(&stranger, &by_stranger, true);
+    let forgeries = [
+        (
+            renamed.as_path(),
+            vec![],
+            "a plain archive under a .gpg name",
+        ),
+        (
+            plain.as_path(),
+            vec!["--key-file", key.as_str()],
+            "a plain archive with --key-file",
+        ),
+        (
+            unsigned.as_path(),
+            vec!["--key-file", key.as_str()],
+            "encrypted to us, unsigned",
+        ),
+        (
+            by_stranger.as_path(),
+            vec!["--key-file", key.as_str()],
+            "signed by a stranger",
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut trials = 0;
+    for (file, keys, what) in &forgeries {
+        for name in [unique_name("forged"), victim.clone()] {
+            trials += 1;
+            let mut args = vec!["restore", file.to_str().unwrap(), "--name", &name];
+            args.extend(["--project", project.name(), "--force", "-q"]);
+            args.extend(keys);
+            let out = backup(cwd.path(), &args);
+            if out.status.code() != Some(1) || out.stderr.is_empty() {
+                failures.push(format!("{what} as {name}: {:?}", out.status.code()));
+            }
+            if project.instances() != [victim.clone()] || uuid() != before {
+                failures.push(format!("{what} as {name}: left {:?}", project.instances()));
+            }
+        }
+    }
+    report(
+        "forged backups (plain under a .gpg name or with --key-file, encrypted unsigned, signed by a stranger), restored under a new name and with --force over an existing instance: accepted, replaced or left something",
+        trials,
         failures.len(),
     );
     assert!(failures.is_empty(), "{failures:#?}");

@@ -1,7 +1,10 @@
 //! The clap value parsers every tool's command line uses for instance names, references and
 //! projects: one spelling of each rule and of its message.
 
-use crate::reference::{InstanceRef, PathRef, check_instance_name, check_project_name};
+use crate::reference::{
+    InstanceRef, PathRef, check_image_name, check_instance_name, check_project_name,
+    check_remote_name,
+};
 
 /// An instance name (`NEW`, `--name`): Incus's rules.
 pub fn instance_name(text: &str) -> Result<String, String> {
@@ -17,6 +20,16 @@ pub fn instance_ref(text: &str) -> Result<InstanceRef, String> {
 /// `[REMOTE:]INSTANCE:/PATH`.
 pub fn path_ref(text: &str) -> Result<PathRef, String> {
     text.parse::<PathRef>().map_err(|e| e.with_hint_inline())
+}
+
+/// `--image`: an image alias, `REMOTE:ALIAS` or fingerprint; never a flag.
+pub fn image_name(text: &str) -> Result<String, String> {
+    check_image_name(text).map(|()| text.to_owned())
+}
+
+/// `--remote`: the name of a remote of the Incus client (`incus remote list`).
+pub fn remote_name(text: &str) -> Result<String, String> {
+    check_remote_name(text).map(|()| text.to_owned())
 }
 
 /// `--project` and `--domain`: any name Incus accepts, not an empty one.
@@ -38,6 +51,10 @@ mod tests {
         assert_eq!(reference.remote.as_deref(), Some("lab"));
         let path = path_ref("web:/etc").unwrap();
         assert_eq!(path.path, "/etc");
+        assert_eq!(remote_name("lab"), Ok("lab".to_owned()));
+        assert!(remote_name("lab:").is_err() && remote_name("-x").is_err());
+        assert!(image_name("images:debian/13").is_ok());
+        assert!(image_name("--empty").is_err() && image_name("").is_err());
     }
 
     #[test]

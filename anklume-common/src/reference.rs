@@ -49,6 +49,24 @@ pub fn check_instance_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks an image name (`ALIAS`, `REMOTE:ALIAS` or a fingerprint) before it reaches
+/// `incus create` as an argument: never empty, never a flag.
+pub fn check_image_name(image: &str) -> Result<(), String> {
+    if image.is_empty() {
+        return Err("empty image name".into());
+    }
+    if image.starts_with('-') {
+        return Err(format!("invalid image name '{image}': it starts with '-'"));
+    }
+    if let Some(bad) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "invalid image name '{image}': '{}' is not allowed",
+            bad.escape_default()
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a project (domain) name given on the command line: Incus takes an empty one for
 /// `default`, which would silently put work in the wrong compartment.
 pub fn check_project_name(project: &str) -> Result<(), String> {
@@ -70,11 +88,13 @@ pub fn check_project_name(project: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_remote_name(remote: &str) -> Result<(), String> {
+pub fn check_remote_name(remote: &str) -> Result<(), String> {
     if remote.is_empty() {
         return Err("empty remote name before ':'".into());
     }
-    if remote.contains(|c: char| c.is_whitespace() || c == '/') {
+    if remote.starts_with('-')
+        || remote.contains(|c: char| c.is_whitespace() || matches!(c, '/' | ':'))
+    {
         return Err(format!("invalid remote name '{remote}'"));
     }
     Ok(())

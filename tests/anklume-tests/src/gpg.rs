@@ -72,6 +72,7 @@ impl Gpg {
             &self.email,
         ]);
         fs::write(&path, key).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         path
     }
 }

@@ -12,5 +12,6 @@ complete -c anklume-disp -l console -d 'Attach to the instance\'s console instea
 complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
 complete -c anklume-disp -l vm -d 'A virtual machine instead of a container'
 complete -c anklume-disp -s q -l quiet -d 'Say nothing on stderr but errors'
+complete -c anklume-disp -l watch -d 'Internal: the watchdog that destroys the disposable should anklume-disp die first'
 complete -c anklume-disp -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c anklume-disp -s V -l version -d 'Print version'

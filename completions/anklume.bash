@@ -171,7 +171,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__restore)
-            opts="-q -h --file --name --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
+            opts="-q -h --file --name --remote --project --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +182,10 @@ _anklume() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -239,7 +243,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__disp)
-            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --reap --help --version"
+            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --reap --watch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -45,6 +45,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -l console -d 'Att
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l vm -d 'A virtual machine instead of a container'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s q -l quiet -d 'Say nothing on stderr but errors'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l watch -d 'Internal: the watchdog that destroys the disposable should anklume-disp die first'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s V -l version -d 'Print version'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s h -l help -d 'Print help'
@@ -132,7 +133,8 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l file -d 'The backup file (same as FILE)' -r -F
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l name -d 'Name of the restored instance [default: the name recorded in the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l name -d 'Name of the restored instance, on that Incus remote if REMOTE: is given [default: the name recorded in the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l remote -d 'Restore on this Incus remote (`incus remote list`), keeping the name [default: the client\'s default remote]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l project -d 'Project to restore into' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F

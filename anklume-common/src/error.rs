@@ -72,7 +72,9 @@ impl Fault {
         } else if has("is busy running") && has("Failed creating instance record") {
             // A competing create holds the name.
             Self::AlreadyExists
-        } else if has("is busy running") {
+        } else if has("is busy running") || has("device or resource busy") || has("Invalid PID") {
+            // The second: a snapshot directory renamed while a copy reads it; the third: the
+            // state of an instance read while it stops.
             Self::Busy
         } else if has("context deadline exceeded") || has("Failed shutting down") {
             Self::TimedOut
@@ -402,6 +404,11 @@ mod tests {
             ),
             (
                 "Instance is busy running a \"start\" operation",
+                Fault::Busy,
+            ),
+            ("Invalid PID '\u{1}'", Fault::Busy),
+            (
+                "Rename instance snapshot: Failed to rename \"/a/pristine\" to \"/a/p-old\": rename /a/pristine /a/p-old: device or resource busy",
                 Fault::Busy,
             ),
             (

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use crate::error::{Error, Result};
+use crate::reference::{check_image_name, check_project_name};
 
 /// Environment variable naming the infra file or directory.
 pub const INFRA_ENV: &str = "ANKLUME_INFRA";
@@ -83,6 +84,16 @@ impl Infra {
 
     fn read_file(path: &Path) -> Result<Self> {
         let file: InfraFile = parse(path)?;
+        for (name, _) in &file.domains.0 {
+            // Checked as --domain is: an empty name would mean Incus's `default`.
+            check_project_name(name).map_err(|e| {
+                let place = line_of_key(path, name).map_or(path.display().to_string(), |l| {
+                    format!("{}:{l}", path.display())
+                });
+                Error::failure(format!("{place}: domain {name:?}: {e}"))
+                    .with_hint(format!("fix the domain's name in {}", path.display()))
+            })?;
+        }
         Ok(Self {
             source: path.to_owned(),
             default_os_image: file.global.default_os_image,
@@ -126,11 +137,32 @@ impl Infra {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            check_project_name(&name).map_err(|e| {
+                Error::failure(format!("{}: domain {name:?}: {e}", path.display()))
+                    .with_hint("name the file after the domain: domains/NAME.yml")
+            })?;
             let spec: Option<DomainSpec> = parse(&path)?;
             infra.domains.push(spec.unwrap_or_default().named(name));
         }
         Ok(infra)
     }
+}
+
+/// The line (from 1) where `key` is written as a mapping key in the file at `path`.
+fn line_of_key(path: &Path, key: &str) -> Option<usize> {
+    let text = fs::read_to_string(path).ok()?;
+    let spellings = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
+    text.lines()
+        .position(|line| {
+            spellings
+                .iter()
+                .any(|s| line.trim_start().starts_with(s.as_str()))
+        })
+        .map(|index| index + 1)
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -163,7 +195,19 @@ struct InfraFile {
 
 #[derive(Debug, Default, Deserialize)]
 struct Global {
+    #[serde(default, deserialize_with = "image_name")]
     default_os_image: Option<String>,
+}
+
+/// `default_os_image`, checked as `--image` is: nothing from a file reaches `incus` as a flag.
+fn image_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let image = Option::<String>::deserialize(deserializer)?;
+    if let Some(image) = &image {
+        check_image_name(image).map_err(serde::de::Error::custom)?;
+    }
+    Ok(image)
 }
 
 #[derive(Debug, Default, Deserialize)]

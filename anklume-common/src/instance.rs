@@ -35,6 +35,8 @@ pub struct InstanceInfo {
     pub snapshots: Vec<String>,
     /// Devices after profiles are applied: device name → key → value.
     pub expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+    /// When it was last started (Incus's timestamp, to the nanosecond).
+    pub last_used_at: String,
 }
 
 #[derive(Deserialize)]
@@ -48,11 +50,15 @@ struct RawInstance {
     snapshots: Option<Vec<RawSnapshot>>,
     #[serde(default)]
     expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    last_used_at: String,
 }
 
 #[derive(Deserialize)]
 struct RawSnapshot {
     name: String,
+    #[serde(default)]
+    created_at: String,
 }
 
 impl From<RawInstance> for InstanceInfo {
@@ -68,6 +74,7 @@ impl From<RawInstance> for InstanceInfo {
                 .map(|s| s.name)
                 .collect(),
             expanded_devices: raw.expanded_devices,
+            last_used_at: raw.last_used_at,
         }
     }
 }
@@ -128,6 +135,8 @@ pub struct NewInstance {
     pub profiles: Vec<String>,
     /// Device overrides, `DEVICE,KEY=VALUE` (`eth0,ipv4.address=`).
     pub device_overrides: Vec<String>,
+    /// Configuration keys set at creation, in the same request (`user.anklume.*`).
+    pub config: Vec<(String, String)>,
 }
 
 impl NewInstance {
@@ -147,6 +156,9 @@ impl NewInstance {
         }
         for device in &self.device_overrides {
             args.extend(["--device".into(), device.clone()]);
+        }
+        for (key, value) in &self.config {
+            args.extend(["--config".into(), format!("{key}={value}")]);
         }
         args
     }
@@ -193,11 +205,21 @@ fn argv<const N: usize>(parts: [&str; N]) -> Vec<OsString> {
 
 impl Incus {
     /// The instance's description; [`Fault::NotFound`] when it or its project does not exist.
+    /// Read while the instance stops, its state is refused for a moment: that is waited for.
     pub fn instance(&self, at: &Located) -> Result<InstanceInfo> {
         let path = ApiPath::new(&["instances", &at.name])
             .in_project(Some(&at.project))
             .recursive();
-        self.query(at.remote.as_deref(), &path)
+        let mut tries = 0;
+        loop {
+            match self.query(at.remote.as_deref(), &path) {
+                Err(e) if e.is(Fault::Busy) && tries < BUSY_TRIES => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(100));
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// `Ok` when the instance exists (a cheaper question than its description).
@@ -346,6 +368,28 @@ impl Incus {
     pub fn rename(&self, at: &Located, new_name: &str) -> Result<()> {
         let call = on(at, "rename", argv(["rename", &at.incus_name(), new_name]));
         self.output(&call).map(drop)
+    }
+
+    /// When snapshot `name` of the instance was taken (to the nanosecond): it identifies that
+    /// very snapshot, whatever name it has later. [`Fault::NotFound`] when there is none.
+    pub fn snapshot_created(&self, at: &Located, name: &str) -> Result<String> {
+        let path =
+            ApiPath::new(&["instances", &at.name, "snapshots", name]).in_project(Some(&at.project));
+        let snapshot: RawSnapshot = self.query(at.remote.as_deref(), &path)?;
+        Ok(snapshot.created_at)
+    }
+
+    /// Renames snapshot `from` of the instance to `to`; [`Fault::AlreadyExists`] when `to` is
+    /// taken.
+    pub fn rename_snapshot(&self, at: &Located, from: &str, to: &str) -> Result<()> {
+        let args = argv(["snapshot", "rename", &at.incus_name(), from, to]);
+        self.output(&on(at, "rename a snapshot of", args)).map(drop)
+    }
+
+    /// Deletes snapshot `name` of the instance.
+    pub fn delete_snapshot(&self, at: &Located, name: &str) -> Result<()> {
+        let args = argv(["snapshot", "delete", &at.incus_name(), name]);
+        self.output(&on(at, "delete a snapshot of", args)).map(drop)
     }
 
     /// Takes snapshot `name`, never expiring; with `replace`, an existing one of that name is

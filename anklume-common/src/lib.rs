@@ -24,6 +24,7 @@ pub mod incus;
 pub mod infra;
 pub mod instance;
 pub mod interrupt;
+pub mod pristine;
 pub mod progress;
 pub mod pump;
 pub mod reference;

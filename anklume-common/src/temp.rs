@@ -19,6 +19,11 @@ pub fn unique_suffix() -> String {
     format!("{:x}-{nanos:08x}", std::process::id())
 }
 
+/// 64 random bits in hex, from the kernel: a token nobody can guess.
+pub fn token() -> String {
+    format!("{:08x}{:08x}", random_u32(), random_u32())
+}
+
 /// `BASE-TAG-XXXXXXXX` (32 random bits from the kernel: nobody can guess it to create a
 /// namesake first), cut to Incus's 63 characters, that no project of `remote` uses now.
 pub fn instance_name(

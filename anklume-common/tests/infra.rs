@@ -134,3 +134,33 @@ fn malformed_files_are_errors_with_file_and_line() {
         error.message()
     );
 }
+
+/// Names from infra.yml go through the checks of the command line, with file and line: an
+/// empty domain would mean Incus's `default`, an image `--empty` would reach `incus` as a flag.
+#[test]
+fn domain_and_image_names_are_checked_as_on_the_command_line() {
+    let dir = ScratchDir::new("infra-names");
+    let file = dir.write(
+        "infra.yml",
+        "global:\n  default_os_image: images:debian/13\ndomains:\n  lab: {}\n  \"\":\n    trust_level: disposable\n",
+    );
+    let error = Infra::load_from(None, dir.path()).unwrap_err();
+    let message = error.message();
+    assert!(
+        message.starts_with(&format!("{}:5:", file.display())),
+        "{message}"
+    );
+    assert!(message.contains("empty project name"), "{message}");
+
+    dir.write(
+        "infra.yml",
+        "global:\n  default_os_image: \"--empty\"\ndomains:\n  lab: {}\n",
+    );
+    let error = Infra::load_from(None, dir.path()).unwrap_err();
+    let message = error.message();
+    assert!(
+        message.starts_with(&format!("{}:2:", file.display())),
+        "{message}"
+    );
+    assert!(message.contains("starts with '-'"), "{message}");
+}

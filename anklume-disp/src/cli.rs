@@ -17,7 +17,7 @@ use clap::Parser;
 )]
 pub struct Cli {
     /// Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]
-    #[arg(short, long, value_name = "IMAGE", conflicts_with = "from")]
+    #[arg(short, long, value_name = "IMAGE", conflicts_with = "from", value_parser = anklume_common::args::image_name)]
     pub image: Option<String>,
 
     /// Incus project to launch in [default: the first domain of infra.yml with trust_level:
@@ -78,6 +78,10 @@ pub struct Cli {
     /// Internal: the background process that destroys an instance when its --ttl ends.
     #[arg(long, hide = true, value_name = "UUID", requires_all = ["name", "domain", "ttl"])]
     pub reap: Option<String>,
+
+    /// Internal: the watchdog that destroys the disposable should anklume-disp die first.
+    #[arg(long, hide = true)]
+    pub watch: bool,
 }
 
 /// `--mount HOST_DIR[:PATH]`.

@@ -5,6 +5,7 @@
 //! end, an error, SIGINT/SIGTERM/SIGHUP — destroys it.
 
 pub mod cli;
+mod watchdog;
 
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -15,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use anklume_common::error::{shell_word, warn};
 use anklume_common::interrupt::ignore_hangup;
+use anklume_common::pristine::{self, PRISTINE};
 use anklume_common::{
     Error, Exec, Fault, Incus, Infra, InstanceRef, Located, NewInstance, Object, Origin, Resolver,
-    Result, Session,
+    Result, Session, temp,
 };
+use watchdog::{TOKEN_KEY, Watchdog};
 
 pub use cli::Cli;
 
@@ -27,7 +30,6 @@ pub const FALLBACK_IMAGE: &str = "images:debian/13";
 /// Domain used when neither --domain nor infra.yml's disposable domains give one.
 pub const FALLBACK_DOMAIN: &str = "default";
 /// The snapshot of a golden image that --from clones.
-const PRISTINE: &str = "pristine";
 /// Name of the disk device that --mount adds.
 const MOUNT_DEVICE: &str = "anklume-mount";
 /// How long a VM's agent may take to answer after the start.
@@ -40,13 +42,19 @@ pub fn run(cli: &Cli) -> Result<u8> {
     if let Some(uuid) = &cli.reap {
         return reap(cli, uuid);
     }
+    if cli.watch {
+        return watchdog::run();
+    }
     let session = Session::start()?;
     let incus = session.incus();
     let plan = Plan::new(cli, &session.resolver)?;
     if cli.vm {
         check_vm_support(incus)?;
     }
-    let disposable = launch(&session.resolver, &plan)?;
+    // Declared before the disposable, so dropped after it: it says `done` once the disposable
+    // is destroyed (or kept, with --no-attach).
+    let mut watchdog = Watchdog::start()?;
+    let disposable = launch(&session.resolver, &plan, &mut watchdog)?;
     session.interrupt.check()?;
     if cli.vm {
         wait_for_vm_agent(incus, &disposable)?;
@@ -75,6 +83,8 @@ struct Plan<'a> {
     domain: String,
     /// The --mount folder, made absolute (Incus needs an absolute source).
     host_dir: Option<PathBuf>,
+    /// Recorded on the instance at its creation: how the watchdog knows it is ours.
+    token: String,
 }
 
 impl<'a> Plan<'a> {
@@ -131,6 +141,7 @@ impl<'a> Plan<'a> {
             source,
             domain,
             host_dir,
+            token: temp::token(),
         })
     }
 
@@ -142,6 +153,7 @@ impl<'a> Plan<'a> {
             storage: self.cli.storage.clone(),
             profiles: self.cli.profiles.clone(),
             device_overrides: Vec::new(),
+            config: vec![(TOKEN_KEY.to_owned(), self.token.clone())],
         }
     }
 
@@ -151,16 +163,6 @@ impl<'a> Plan<'a> {
             remote: None,
             project: self.domain.clone(),
             name: name.to_owned(),
-        }
-    }
-
-    fn origin(&self) -> Origin<'_> {
-        match &self.source {
-            Source::Image(image) => Origin::Image(image),
-            Source::Golden(golden) => Origin::Snapshot {
-                of: golden,
-                name: PRISTINE,
-            },
         }
     }
 }
@@ -183,6 +185,9 @@ fn shareable_folder(dir: &Path) -> Result<PathBuf> {
 pub struct Disposable {
     incus: Incus,
     at: Located,
+    /// Its `volatile.uuid`, once known: only that very instance is destroyed, never a
+    /// namesake someone created after it was gone.
+    uuid: Option<String>,
     armed: bool,
 }
 
@@ -192,8 +197,25 @@ impl Disposable {
             // Destruction must run even after a signal.
             incus: incus.uninterruptible(),
             at,
+            uuid: None,
             armed: true,
         }
+    }
+
+    /// Destroys the instance if it is still ours.
+    fn destroy_ours(&self) -> Result<()> {
+        let Some(uuid) = &self.uuid else {
+            return self.incus.destroy(&self.at);
+        };
+        if !self.incus.destroy_if_same(&self.at, uuid)?
+            && self.incus.check_instance(&self.at).is_ok()
+        {
+            warn(&Error::failure(format!(
+                "instance '{}' (project {}) is no longer the disposable: another instance took its name, and is left as it is",
+                self.at.name, self.at.project
+            )));
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -207,7 +229,7 @@ impl Disposable {
     /// Deletes the instance now (a disposable instance needs no clean shutdown).
     pub fn destroy(mut self) -> Result<()> {
         self.armed = false;
-        self.incus.destroy(&self.at)
+        self.destroy_ours()
     }
 
     /// Leaves the instance running (`--no-attach`).
@@ -219,7 +241,7 @@ impl Disposable {
 impl Drop for Disposable {
     fn drop(&mut self) {
         if self.armed
-            && let Err(error) = self.incus.destroy(&self.at)
+            && let Err(error) = self.destroy_ours()
         {
             warn(&error);
         }
@@ -241,7 +263,7 @@ fn candidate_names(chosen: Option<&str>) -> Vec<String> {
     }
 }
 
-fn launch(resolver: &Resolver, plan: &Plan) -> Result<Disposable> {
+fn launch(resolver: &Resolver, plan: &Plan, watchdog: &mut Watchdog) -> Result<Disposable> {
     let incus = resolver.incus();
     for name in candidate_names(plan.cli.name.as_deref()) {
         // Names are unique across projects in anklume: skip one that another project uses.
@@ -255,7 +277,7 @@ fn launch(resolver: &Resolver, plan: &Plan) -> Result<Disposable> {
             }
             continue;
         }
-        match create(incus, plan, &name) {
+        match create(incus, plan, &name, watchdog) {
             Ok(disposable) => return Ok(disposable),
             // Another launch got the name first.
             Err(e) if e.is(Fault::AlreadyExists) && plan.cli.name.is_none() => continue,
@@ -281,10 +303,17 @@ fn taken_error(name: &str, projects: &str) -> Error {
 /// Create and start are two calls, not one `incus launch`: when the start of a launch fails,
 /// the instance it created stays (stopped, so even an ephemeral one is never deleted), and
 /// the guard must hold it from the moment it exists.
-fn create(incus: &Incus, plan: &Plan, name: &str) -> Result<Disposable> {
+fn create(incus: &Incus, plan: &Plan, name: &str, watchdog: &mut Watchdog) -> Result<Disposable> {
     let at = plan.place(name);
-    incus.create(&at, plan.origin(), &plan.instance_options())?;
-    let disposable = Disposable::new(incus, at);
+    watchdog.watch(&at, &plan.token)?;
+    match &plan.source {
+        Source::Image(image) => {
+            incus.create(&at, Origin::Image(image), &plan.instance_options())?
+        }
+        Source::Golden(golden) => pristine::copy(incus, golden, &at, &plan.instance_options())?,
+    }
+    let mut disposable = Disposable::new(incus, at);
+    disposable.uuid = Some(incus.uuid(&disposable.at)?);
     if let Some((mount, host_dir)) = plan.cli.mount.as_ref().zip(plan.host_dir.as_ref()) {
         incus.share_folder(&disposable.at, MOUNT_DEVICE, host_dir, &mount.path)?;
     }

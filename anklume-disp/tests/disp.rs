@@ -165,13 +165,11 @@ fn six_launches_at_the_same_moment_all_succeed_with_distinct_names() {
 }
 
 /// Starts `sleep 60` in a disposable instance, waits until it runs, sends `signal`.
-fn interrupt_running_command(signal: &str, expected: i32) {
-    let Some(project) = TestProject::new(&format!("disp-{}", signal.to_lowercase())) else {
-        return;
-    };
-    let cwd = ScratchDir::new("disp-signal");
-    let child = disp_in(&project, &cwd)
+/// anklume-disp running `sleep 60` in `project` (with `extra` options), once it runs.
+fn running_command(project: &TestProject, cwd: &ScratchDir, extra: &[&str]) -> Child {
+    let child = disp_in(project, cwd)
         .args(["-q", "--cmd", "touch /tmp/started; sleep 60"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -190,6 +188,15 @@ fn interrupt_running_command(signal: &str, expected: i32) {
                 .is_ok()
         })
     });
+    child
+}
+
+fn interrupt_running_command(signal: &str, expected: i32) {
+    let Some(project) = TestProject::new(&format!("disp-{}", signal.to_lowercase())) else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-signal");
+    let child = running_command(&project, &cwd, &[]);
     send_signal(&child, signal);
     let out = finish(child);
     assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
@@ -527,6 +534,8 @@ fn contradictory_options_are_usage_errors() {
         vec!["--ttl", "soon", "--no-attach"],
         vec!["--name", "9bad"],
         vec!["--mount", "/srv:relative"],
+        vec!["--image=--empty", "--cmd", "true"],
+        vec!["--image", "", "--cmd", "true"],
     ] {
         let out = run_tool(disp(&cwd).args(&args));
         assert_eq!(
@@ -686,9 +695,11 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     let project_flag = format!("--project {} ", project.name());
     for call in &calls {
         // `incus query` takes the project in its URL (it refuses --project).
+        let in_url = format!("?project={}&", project.name());
         assert!(
             call.starts_with(&project_flag)
-                || call.starts_with("query /1.0/instances?all-projects=true"),
+                || call.starts_with("query /1.0/instances?all-projects=true")
+                || (call.starts_with("query /1.0/instances/") && call.contains(&in_url)),
             "a call without --project: {call:?}"
         );
     }
@@ -720,4 +731,38 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
         text(&out.stderr)
     );
     assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+/// The disposable is destroyed by identity: when it is gone and a namesake took its name
+/// before the final destroy (here: anklume-disp is frozen while the test swaps them), the
+/// namesake survives, and anklume-disp says so.
+#[test]
+fn a_namesake_created_between_the_command_and_the_destroy_survives() {
+    let Some(project) = TestProject::new("disp-namesake") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-namesake");
+    let name = unique_name("disp-same");
+    let child = running_command(&project, &cwd, &["--name", &name]);
+    send_signal(&child, "STOP");
+    project.run(&["delete", "--force", &name]);
+    project.run(&["init", "--empty", &name]);
+    let namesake = project.run(&["config", "get", &name, "volatile.uuid"]);
+    send_signal(&child, "CONT");
+    let out = finish(child);
+    assert_eq!(
+        project.instances(),
+        std::slice::from_ref(&name),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        project.run(&["config", "get", &name, "volatile.uuid"]),
+        namesake
+    );
+    assert!(
+        text(&out.stderr).contains("another instance took its name"),
+        "{}",
+        text(&out.stderr)
+    );
 }

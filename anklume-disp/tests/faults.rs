@@ -125,3 +125,81 @@ fn hostile_names_are_refused_and_create_nothing() {
     assert!(created.is_empty(), "created: {created:?}");
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }
+
+/// SIGKILL of anklume-disp at ten random moments from the launch to the command: its
+/// watchdog, which outlives it, leaves nothing after 10 s (the instance is recognised by the
+/// token recorded at its creation, so a creation under way is waited for).
+#[test]
+fn sigkill_at_random_moments_leaves_nothing_within_seconds() {
+    let Some(project) = TestProject::new("fault-disp-kill") else {
+        return;
+    };
+    let mut rng = Rng::from_env("disp sigkill");
+    let cwd = ScratchDir::new("fault-disp-kill");
+    let launch = || {
+        Command::new(DISP)
+            .args(["-q", "--image", TEST_IMAGE, "--domain", project.name()])
+            .args(["--cmd", "sleep 60"])
+            .current_dir(cwd.path())
+            .env_remove("ANKLUME_INFRA")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // How long a launch takes until the command runs.
+    let started = std::time::Instant::now();
+    let mut child = launch();
+    while project.instances().is_empty() || !command_runs(&project) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let span = started.elapsed().as_millis() as u64;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut failures = Vec::new();
+    let mut gone_within_10_s = |after: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !project.instances().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let left = project.instances();
+        if !left.is_empty() {
+            failures.push(format!("SIGKILL after {after} ms left {left:?} for 10 s"));
+            for name in &left {
+                project.run(&["delete", "--force", name]);
+            }
+        }
+    };
+    gone_within_10_s(span);
+    for _ in 0..9 {
+        let after = rng.below(span);
+        let mut child = launch();
+        std::thread::sleep(Duration::from_millis(after));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        gone_within_10_s(after);
+    }
+    report(
+        "SIGKILL of anklume-disp at a random moment from launch to command: an instance left 10 s later",
+        10,
+        failures.len(),
+    );
+    assert!(
+        failures.is_empty(),
+        "launch to command: {span} ms; {failures:#?}"
+    );
+}
+
+/// Whether the only instance of `project` runs its command (a `sleep`).
+fn command_runs(project: &TestProject) -> bool {
+    let Some(name) = project.instances().into_iter().next() else {
+        return false;
+    };
+    anklume_tests::incus()
+        .output(
+            &anklume_common::Call::new("look into", ["exec", &name, "--", "pidof", "sleep"])
+                .project(project.name()),
+        )
+        .is_ok()
+}

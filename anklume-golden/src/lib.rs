@@ -10,16 +10,15 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 use anklume_common::error::shell_word;
+use anklume_common::pristine;
 use anklume_common::{
-    Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Origin, Result, Session,
-    Stop,
+    Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Result, Session, Stop,
 };
 use serde::Serialize;
 
 use cli::{Cli, Command, CreateArgs, DeriveArgs, Format, ListArgs, PublishArgs};
 
-/// The snapshot that makes an instance golden.
-pub const PRISTINE: &str = "pristine";
+pub use anklume_common::pristine::PRISTINE;
 
 /// Runs anklume-golden.
 pub fn run(cli: &Cli) -> Result<u8> {
@@ -80,11 +79,9 @@ fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     if !instance.is_stopped() {
         stop_for_snapshot(incus, &located, args)?;
     }
-    incus.snapshot(&located, PRISTINE, true)?;
-    let replaced = if instance.has_snapshot(PRISTINE) {
-        "replaced"
-    } else {
-        "took"
+    let replaced = match pristine::take(incus, &located)? {
+        true => "replaced",
+        false => "took",
     };
     say(&format!(
         "{replaced} snapshot '{PRISTINE}' of {name} (project {}, never expires); {name} stays stopped",
@@ -139,10 +136,6 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
         ..NewInstance::default()
     };
     warn_if_full_copies(incus, &instance)?;
-    let origin = Origin::Snapshot {
-        of: &located,
-        name: PRISTINE,
-    };
     let mut created: Vec<Located> = Vec::new();
     let mut stdout = io::stdout().lock();
     let already = |e: Error, created: &[Located]| {
@@ -162,7 +155,7 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
             name: new.clone(),
             ..located.clone()
         };
-        let made = incus.create(&clone, origin, &options);
+        let made = pristine::copy(incus, &located, &clone, &options);
         made.map_err(|e| already(e, &created))?;
         writeln!(stdout, "{new}").map_err(Error::stdout)?;
         created.push(clone);

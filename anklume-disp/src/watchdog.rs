@@ -1,0 +1,118 @@
+//! The watchdog: a detached copy of anklume-disp that outlives it, and destroys the disposable
+//! should anklume-disp die without doing so (SIGKILL, the OOM killer).
+//!
+//! anklume-disp holds the write end of a pipe whose read end is the watchdog's stdin, and tells
+//! it which instance to watch before creating it. The kernel closes that pipe whatever kills
+//! anklume-disp: an end of input without the final `done` line means it died, and the
+//! watchdog destroys the instance — recognised by the random token recorded on it at its
+//! creation, then by its uuid, never by its name alone.
+
+use std::io::{self, BufRead, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anklume_common::error::warn;
+use anklume_common::interrupt::ignore_hangup;
+use anklume_common::{Error, Incus, Located, Result};
+
+/// The configuration key holding the disposable's token.
+pub const TOKEN_KEY: &str = "user.anklume.disposable";
+/// How long the watchdog waits for an instance whose creation was under way.
+const CREATION_WAIT: Duration = Duration::from_secs(30);
+
+/// anklume-disp's side: the pipe to the watchdog. Dropping it says `done`; only a process
+/// that dies without unwinding leaves the watchdog to act.
+pub struct Watchdog {
+    pipe: Option<ChildStdin>,
+}
+
+impl Watchdog {
+    /// Starts the watchdog, out of our process group (a Ctrl-C of the terminal is ours to
+    /// handle, not its).
+    pub fn start() -> Result<Self> {
+        let program = std::env::current_exe()
+            .map_err(|e| Error::io("cannot find anklume-disp's own binary for its watchdog", e))?;
+        let mut child = Command::new(program)
+            .arg("--watch")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::io("cannot start the watchdog", e))?;
+        Ok(Self {
+            pipe: child.stdin.take(),
+        })
+    }
+
+    /// Tells the watchdog which instance is about to be created, and its token.
+    pub fn watch(&mut self, at: &Located, token: &str) -> Result<()> {
+        let line = format!("watch\t{}\t{}\t{token}\n", at.project, at.name);
+        self.send(&line)
+            .map_err(|e| Error::io("cannot reach the watchdog", e))
+    }
+
+    fn send(&mut self, line: &str) -> io::Result<()> {
+        match &mut self.pipe {
+            Some(pipe) => pipe.write_all(line.as_bytes()).and_then(|()| pipe.flush()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // A watchdog already gone has nothing left to do.
+        let _ = self.send("done\n");
+    }
+}
+
+/// The watchdog's side (`--watch`): reads what to watch until `done`, or acts at an end of
+/// input without it.
+pub fn run() -> Result<u8> {
+    ignore_hangup()?;
+    let mut watched: Option<(Located, String)> = None;
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["done"] => return Ok(0),
+            ["watch", project, name, token] => {
+                let at = Located {
+                    remote: None,
+                    project: (*project).to_owned(),
+                    name: (*name).to_owned(),
+                };
+                watched = Some((at, (*token).to_owned()));
+            }
+            _ => (),
+        }
+    }
+    if let Some((at, token)) = watched {
+        destroy_orphan(&Incus::from_env().uninterruptible(), &at, &token);
+    }
+    Ok(0)
+}
+
+/// Destroys `at` if it carries `token`, waiting a while for a creation that was under way.
+fn destroy_orphan(incus: &Incus, at: &Located, token: &str) {
+    let deadline = Instant::now() + CREATION_WAIT;
+    while Instant::now() < deadline {
+        match incus.instance(at) {
+            Ok(info) if info.config.get(TOKEN_KEY).map(String::as_str) == Some(token) => {
+                let Some(uuid) = info.uuid() else { return };
+                match incus.destroy_if_same(at, uuid) {
+                    Ok(_) => return,
+                    Err(error) => warn(&error),
+                }
+            }
+            // A namesake: not ours.
+            Ok(_) => return,
+            // Not there (yet): its creation may still be under way.
+            Err(_) => (),
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -32,7 +32,7 @@ complete -c anklume-golden -n "__fish_anklume_golden_needs_command" -f -a "publi
 complete -c anklume-golden -n "__fish_anklume_golden_needs_command" -f -a "list" -d 'List the golden images (instances with a `pristine` snapshot)'
 complete -c anklume-golden -n "__fish_anklume_golden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand create" -l project -d 'Its project [default: found from the name]' -r
-complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand create" -l timeout -d 'How long a clean stop may take' -r
+complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand create" -l timeout -d 'How long a clean stop may take (at least 1: Incus takes 0 as "force the stop now")' -r
 complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand create" -l force -d 'Force the stop when a clean stop does not end within --timeout'
 complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand create" -s h -l help -d 'Print help'
 complete -c anklume-golden -n "__fish_anklume_golden_using_subcommand derive" -l project -d 'The golden instance\'s project [default: found from the name]' -r

@@ -34,7 +34,7 @@ complete -c anklume -n "__fish_anklume_needs_command" -f -a "backup" -d 'Encrypt
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s i -l image -d 'Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
@@ -55,7 +55,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_s
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "publish" -d 'Publish NAME\'s `pristine` snapshot as an Incus image under ALIAS'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "list" -d 'List the golden images (instances with a `pristine` snapshot)'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l timeout -d 'How long a clean stop may take' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l timeout -d 'How long a clean stop may take (at least 1: Incus takes 0 as "force the stop now")' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l force -d 'Force the stop when a clean stop does not end within --timeout'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l project -d 'The golden instance\'s project [default: found from the name]' -r

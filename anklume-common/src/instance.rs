@@ -101,6 +101,17 @@ impl InstanceInfo {
             .map(String::as_str)
     }
 
+    /// Device overrides that leave a copy of this instance without the static IPv4 addresses
+    /// of its network interfaces (`DEVICE,ipv4.address=`): a copy claiming the same address
+    /// would not start.
+    pub fn static_address_resets(&self) -> Vec<String> {
+        self.nics()
+            .into_iter()
+            .filter(|(_, address)| address.is_some())
+            .map(|(device, _)| format!("{device},ipv4.address="))
+            .collect()
+    }
+
     /// Network interfaces in device-name order: (device, static ipv4.address if any).
     pub fn nics(&self) -> Vec<(&str, Option<&str>)> {
         self.expanded_devices
@@ -275,20 +286,24 @@ impl Incus {
         self.output(&on(at, action, args)).map(drop)
     }
 
-    /// Adds a disk device sharing host folder `source` at `path`, idmapped (`shift=true`) so
-    /// that the instance's root may write to it.
+    /// Adds a disk device sharing host folder `source` at `path`; with `shift`, idmapped
+    /// (`shift=true`) so that the instance's root writes as the host's root, else through the
+    /// instance's own id map (see `raw.idmap`).
     pub fn share_folder(
         &self,
         at: &Located,
         device: &str,
         source: &Path,
         path: &str,
+        shift: bool,
     ) -> Result<()> {
-        let settings = [
+        let mut settings = vec![
             format!("source={}", source.display()),
             format!("path={path}"),
-            "shift=true".to_owned(),
         ];
+        if shift {
+            settings.push("shift=true".to_owned());
+        }
         let action = "share a host folder with";
         self.add_device(at, action, (device, "disk"), &settings)
     }

@@ -123,7 +123,11 @@ pub fn copy(incus: &Incus, golden: &Located, clone: &Located, options: &NewInsta
             Err(e) => return Err(e),
         };
         let made = incus.create(clone, origin, options);
-        let after = incus.snapshot_created(golden, PRISTINE).ok();
+        // Not cut by a signal: a clone made must reach the caller, who destroys it if need be.
+        let after = incus
+            .uninterruptible()
+            .snapshot_created(golden, PRISTINE)
+            .ok();
         if after.as_deref() == Some(before.as_str()) {
             return made;
         }

@@ -32,6 +32,14 @@ impl Session {
     /// The outcome of the run, with a signal as the reason of whatever broke after it (a
     /// pipe, a read, a killed `incus`).
     pub fn conclude<T>(&self, outcome: Result<T>) -> Result<T> {
-        outcome.map_err(|error| self.interrupt.signal().map_or(error, Error::interrupted))
+        // The signal is what the user must hear of; what the failure it caused says to do
+        // (its hint) still holds.
+        outcome.map_err(|error| match self.interrupt.signal() {
+            Some(signal) => match error.hint() {
+                Some(hint) => Error::interrupted(signal).with_hint(hint.to_owned()),
+                None => Error::interrupted(signal),
+            },
+            None => error,
+        })
     }
 }

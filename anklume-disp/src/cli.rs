@@ -42,8 +42,9 @@ pub struct Cli {
     pub vm: bool,
 
     /// Start from GOLDEN's `pristine` snapshot (an ephemeral copy-on-write clone) instead of an
-    /// image; the clone goes to GOLDEN's project unless --domain is given
-    #[arg(long, value_name = "GOLDEN")]
+    /// image; the clone goes to GOLDEN's project unless --domain is given. PROJECT/GOLDEN picks
+    /// among namesakes of several projects
+    #[arg(long, value_name = "[PROJECT/]GOLDEN")]
     pub from: Option<String>,
 
     /// Share a host folder with the instance (default PATH /mnt/host) and run the command there

@@ -8,6 +8,8 @@ pub mod cli;
 mod watchdog;
 
 use std::io::{self, IsTerminal, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use anklume_common::error::{shell_word, warn};
 use anklume_common::interrupt::ignore_hangup;
 use anklume_common::pristine::{self, PRISTINE};
+use anklume_common::reference::check_project_name;
 use anklume_common::{
     Error, Exec, Fault, Incus, Infra, InstanceRef, Located, NewInstance, Object, Origin, Resolver,
     Result, Session, temp,
@@ -71,8 +74,9 @@ pub fn run(cli: &Cli) -> Result<u8> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
     Image(String),
-    /// The `pristine` snapshot of a golden instance, in its project.
-    Golden(Located),
+    /// The `pristine` snapshot of a golden instance, in its project, and the overrides that
+    /// leave the clone without the golden's static addresses.
+    Golden(Located, Vec<String>),
 }
 
 /// Everything decided before anything is created.
@@ -81,8 +85,8 @@ struct Plan<'a> {
     cli: &'a Cli,
     source: Source,
     domain: String,
-    /// The --mount folder, made absolute (Incus needs an absolute source).
-    host_dir: Option<PathBuf>,
+    /// The --mount folder, opened once: what was checked is what is mounted.
+    shared: Option<SharedFolder>,
     /// Recorded on the instance at its creation: how the watchdog knows it is ours.
     token: String,
 }
@@ -92,15 +96,7 @@ impl<'a> Plan<'a> {
         let needs_infra = cli.domain.is_none() || (cli.image.is_none() && cli.from.is_none());
         let infra = if needs_infra { Infra::load()? } else { None };
         let source = match (&cli.from, &cli.image) {
-            (Some(golden), _) => {
-                let reference: InstanceRef = golden.parse()?;
-                if reference.remote.is_some() {
-                    return Err(Error::usage(format!(
-                        "--from {golden}: a golden instance on a remote is not supported"
-                    )));
-                }
-                Source::Golden(resolver.locate(&reference, None)?)
-            }
+            (Some(golden), _) => golden_source(cli, resolver, golden)?,
             (None, Some(image)) => Source::Image(image.clone()),
             (None, None) => Source::Image(
                 infra
@@ -112,7 +108,7 @@ impl<'a> Plan<'a> {
         let domain = match (&cli.domain, &source) {
             (Some(domain), _) => domain.clone(),
             // A clone stays beside its golden, where its profiles and networks exist.
-            (None, Source::Golden(golden)) => golden.project.clone(),
+            (None, Source::Golden(golden, _)) => golden.project.clone(),
             (None, Source::Image(_)) => {
                 match infra.as_ref().and_then(Infra::first_disposable_domain) {
                     Some(domain) => {
@@ -131,16 +127,16 @@ impl<'a> Plan<'a> {
                 }
             }
         };
-        let host_dir = cli
+        let shared = cli
             .mount
             .as_ref()
-            .map(|m| shareable_folder(&m.host_dir))
+            .map(|m| SharedFolder::open(&m.host_dir))
             .transpose()?;
         Ok(Self {
             cli,
             source,
             domain,
-            host_dir,
+            shared,
             token: temp::token(),
         })
     }
@@ -152,8 +148,14 @@ impl<'a> Plan<'a> {
             vm: self.cli.vm,
             storage: self.cli.storage.clone(),
             profiles: self.cli.profiles.clone(),
-            device_overrides: Vec::new(),
-            config: vec![(TOKEN_KEY.to_owned(), self.token.clone())],
+            device_overrides: match &self.source {
+                Source::Golden(_, resets) => resets.clone(),
+                Source::Image(_) => Vec::new(),
+            },
+            config: [(TOKEN_KEY.to_owned(), self.token.clone())]
+                .into_iter()
+                .chain(self.shared.as_ref().and_then(SharedFolder::idmap))
+                .collect(),
         }
     }
 
@@ -167,16 +169,126 @@ impl<'a> Plan<'a> {
     }
 }
 
-fn shareable_folder(dir: &Path) -> Result<PathBuf> {
-    let absolute = std::fs::canonicalize(dir)
-        .map_err(|e| Error::io(format!("cannot share host folder '{}'", dir.display()), e))?;
-    if !absolute.is_dir() {
-        return Err(Error::failure(format!(
-            "cannot share '{}': not a folder",
-            dir.display()
+/// `--from [PROJECT/]GOLDEN`: the golden instance, and the overrides that leave its clone
+/// without the golden's static addresses.
+fn golden_source(cli: &Cli, resolver: &Resolver, golden: &str) -> Result<Source> {
+    // PROJECT/GOLDEN: neither a project nor an instance name holds a '/'.
+    let (project, golden) = match golden.split_once('/') {
+        Some((project, name)) => {
+            check_project_name(project).map_err(Error::usage)?;
+            (Some(project), name)
+        }
+        None => (None, golden),
+    };
+    let reference: InstanceRef = golden.parse()?;
+    if reference.remote.is_some() {
+        return Err(Error::usage(format!(
+            "--from {golden}: a golden instance on a remote is not supported"
         )));
     }
-    Ok(absolute)
+    let holders = resolver.projects_of(&reference)?;
+    if project.is_none() && holders.len() > 1 {
+        return Err(Error::failure(format!(
+            "golden instance '{golden}' exists in several projects: {}",
+            holders.join(", ")
+        ))
+        .with_hint(format!("choose one with --from PROJECT/{golden}")));
+    }
+    let golden = resolver.locate(&reference, project)?;
+    let resets = resolver.incus().instance(&golden)?.static_address_resets();
+    if !resets.is_empty() {
+        say(
+            cli,
+            &format!("{golden} has static addresses: the disposable gets none"),
+        );
+    }
+    Ok(Source::Golden(golden, resets))
+}
+
+/// The `--mount` folder, opened once, when it is checked. Incus is handed
+/// `/proc/OUR_PID/fd/N`, a link to this very open directory, which it follows when it mounts:
+/// a component of the path swapped for a symlink afterwards changes nothing. The folder stays
+/// open until the instance has started (its mount is then made).
+#[derive(Debug)]
+struct SharedFolder {
+    dir: std::fs::File,
+    uid: u32,
+    gid: u32,
+}
+
+impl SharedFolder {
+    fn open(path: &Path) -> Result<Self> {
+        let failed = |e| Error::io(format!("cannot share host folder '{}'", path.display()), e);
+        let dir = std::fs::File::open(path).map_err(failed)?;
+        let meta = dir.metadata().map_err(failed)?;
+        if !meta.is_dir() {
+            return Err(Error::failure(format!(
+                "cannot share '{}': not a folder",
+                path.display()
+            )));
+        }
+        let shared = Self {
+            dir,
+            uid: meta.uid(),
+            gid: meta.gid(),
+        };
+        if shared.idmap().is_some() {
+            shared.check_mappable(path)?;
+        }
+        Ok(shared)
+    }
+
+    /// Incus maps the instance's root onto the owner only if `/etc/subuid` and `/etc/subgid`
+    /// let root map those ids; said before anything is launched, with what to add.
+    fn check_mappable(&self, path: &Path) -> Result<()> {
+        for (file, id) in [("/etc/subuid", self.uid), ("/etc/subgid", self.gid)] {
+            let ranges = std::fs::read_to_string(file).unwrap_or_default();
+            if !root_may_map(&ranges, id) {
+                return Err(Error::failure(format!(
+                    "cannot share '{}': the instance's root would write there as its owner, id {id}, which {file} does not let root map",
+                    path.display()
+                ))
+                .with_hint(format!(
+                    "add the line root:{}:1 to /etc/subuid and root:{}:1 to /etc/subgid, then restart Incus",
+                    self.uid, self.gid
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The path Incus mounts: this process's link to the open folder.
+    fn source(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.dir.as_raw_fd()
+        ))
+    }
+
+    /// What the instance's root writes there belongs to the folder's owner: its id map puts
+    /// root on that owner (`raw.idmap`). A folder of root's is shared idmapped instead
+    /// (`shift=true`): root writes as root, no more than the owner may.
+    fn idmap(&self) -> Option<(String, String)> {
+        (self.uid != 0).then(|| {
+            let map = format!("uid {} 0\ngid {} 0", self.uid, self.gid);
+            ("raw.idmap".to_owned(), map)
+        })
+    }
+}
+
+/// Whether a `/etc/subuid` (or `subgid`) text gives root (by name or uid 0) the id `id`.
+fn root_may_map(ranges: &str, id: u32) -> bool {
+    ranges.lines().any(|line| {
+        let fields: Vec<&str> = line.trim().split(':').collect();
+        let [user, start, count] = fields.as_slice() else {
+            return false;
+        };
+        let (Ok(start), Ok(count)) = (start.parse::<u64>(), count.parse::<u64>()) else {
+            return false;
+        };
+        matches!(*user, "root" | "0") && start <= u64::from(id) && u64::from(id) < start + count
+    })
 }
 
 /// A launched instance, destroyed when this guard is dropped unless [`Disposable::keep`] is
@@ -310,12 +422,14 @@ fn create(incus: &Incus, plan: &Plan, name: &str, watchdog: &mut Watchdog) -> Re
         Source::Image(image) => {
             incus.create(&at, Origin::Image(image), &plan.instance_options())?
         }
-        Source::Golden(golden) => pristine::copy(incus, golden, &at, &plan.instance_options())?,
+        Source::Golden(golden, _) => pristine::copy(incus, golden, &at, &plan.instance_options())?,
     }
     let mut disposable = Disposable::new(incus, at);
     disposable.uuid = Some(incus.uuid(&disposable.at)?);
-    if let Some((mount, host_dir)) = plan.cli.mount.as_ref().zip(plan.host_dir.as_ref()) {
-        incus.share_folder(&disposable.at, MOUNT_DEVICE, host_dir, &mount.path)?;
+    if let Some((mount, shared)) = plan.cli.mount.as_ref().zip(plan.shared.as_ref()) {
+        let source = shared.source();
+        let shift = shared.idmap().is_none();
+        incus.share_folder(&disposable.at, MOUNT_DEVICE, &source, &mount.path, shift)?;
     }
     incus.start(&disposable.at)?;
     Ok(disposable)
@@ -331,7 +445,7 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
     }
     let image = match &plan.source {
         Source::Image(image) => image.as_str(),
-        Source::Golden(golden) => golden.name.as_str(),
+        Source::Golden(golden, _) => golden.name.as_str(),
     };
     let (message, hint) = match error.fault() {
         Some(Fault::NotFound(Object::Snapshot)) => (
@@ -526,13 +640,35 @@ fn reap(cli: &Cli, uuid: &str) -> Result<u8> {
         project: project.clone(),
         name: name.clone(),
     };
-    // Gone already, or replaced by a namesake: nothing of ours to destroy.
-    Incus::from_env().destroy_if_same(&at, uuid)?;
+    // Gone already, or replaced by a namesake: nothing of ours to destroy. A failure (the
+    // daemon restarting, say) is tried again, more and more slowly, until it is done.
+    let incus = Incus::from_env();
+    let mut pause = Duration::from_secs(1);
+    while incus.destroy_if_same(&at, uuid).is_err() {
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
     Ok(0)
 }
 
 fn say(cli: &Cli, message: &str) {
     if !cli.quiet {
         eprintln!("anklume-disp: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_may_map_only_the_ids_its_ranges_give() {
+        let ranges = "root:1000000:1000000000\nalice:100000:65536\nroot:1000:1\n";
+        assert!(root_may_map(ranges, 1000));
+        assert!(root_may_map(ranges, 1000000));
+        assert!(!root_may_map(ranges, 1001));
+        assert!(!root_may_map(ranges, 100000), "alice's range is not root's");
+        assert!(root_may_map("0:5:2\n", 6));
+        assert!(!root_may_map("", 1000));
     }
 }

@@ -1,6 +1,7 @@
 //! anklume-disp, the real binary against the real Incus daemon.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -674,11 +675,7 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
             log.display()
         ),
     );
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&wrapper, PermissionsExt::from_mode(0o755)).unwrap();
 
     let out = run_tool(
         disp_in(&project, &cwd)
@@ -765,4 +762,101 @@ fn a_namesake_created_between_the_command_and_the_destroy_survives() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A golden image whose interface has a static address gives disposables that start: as
+/// `anklume-golden derive` does, the clone gets no static address (the golden keeps its own).
+#[test]
+fn from_a_golden_with_a_static_address_starts_without_it() {
+    let Some(project) = TestProject::new("disp-from-static") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-from-static");
+    let golden = unique_name("golden");
+    project.launch(&golden);
+    let nic = format!("network={}", anklume_tests::BRIDGE);
+    project.run(&[
+        "config",
+        "device",
+        "add",
+        &golden,
+        "eth0",
+        "nic",
+        &nic,
+        "ipv4.address=10.123.0.80",
+    ]);
+    project.run(&["stop", &golden]);
+    project.run(&["snapshot", "create", &golden, "pristine"]);
+    // The golden runs with its address meanwhile.
+    project.run(&["start", &golden]);
+    let out = run_tool(disp(&cwd).args(["--from", &golden, "--cmd", "echo started"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "started\n");
+    assert!(
+        text(&out.stderr).contains("static addresses"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(project.instances(), std::slice::from_ref(&golden));
+}
+
+/// Namesake golden images in two projects: a bare --from is an error naming them, and
+/// --from PROJECT/GOLDEN picks one.
+#[test]
+fn from_project_slash_golden_picks_among_namesakes() {
+    let (Some(first), Some(second)) = (
+        TestProject::new("disp-from-a"),
+        TestProject::new("disp-from-b"),
+    ) else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-from-ns");
+    let golden = unique_name("golden");
+    first.golden(&golden, "echo first > /root/marker");
+    second.golden(&golden, "echo second > /root/marker");
+    let out = run_tool(disp(&cwd).args(["--from", &golden, "--cmd", "true"]));
+    assert_failed_saying(&out, "exists in several projects");
+    assert!(text(&out.stderr).contains(&format!("--from PROJECT/{golden}")));
+    for (project, marker) in [(&first, "first\n"), (&second, "second\n")] {
+        let from = format!("{}/{golden}", project.name());
+        let out = run_tool(disp(&cwd).args(["-q", "--from", &from, "--cmd", "cat /root/marker"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), marker);
+        assert_eq!(project.instances(), std::slice::from_ref(&golden));
+    }
+}
+
+/// The --ttl reaper does not give up when Incus fails to answer at its hour: it tries again
+/// until the instance is destroyed. (An `incus` wrapper fails every query while a flag file
+/// exists.)
+#[test]
+fn the_ttl_reaper_tries_again_until_the_instance_is_destroyed() {
+    let Some(project) = TestProject::new("disp-ttl-retry") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-ttl-retry");
+    let flag = cwd.path().join("refuse");
+    let wrapper = cwd.write(
+        "incus-refusing",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in 'query '*) if [ -e '{}' ]; then echo 'Error: injected' >&2; exit 1; fi;; esac\nexec incus \"$@\"\n",
+            flag.display()
+        ),
+    );
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_tool(
+        disp_in(&project, &cwd)
+            .env("ANKLUME_INCUS", &wrapper)
+            .args(["--no-attach", "--ttl", "2s"]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name = text(&out.stdout).trim().to_owned();
+    std::fs::write(&flag, "").unwrap();
+    // The ttl passes while Incus "fails": the instance outlives it.
+    thread::sleep(Duration::from_secs(5));
+    assert_eq!(project.instances(), [name]);
+    std::fs::remove_file(&flag).unwrap();
+    eventually("the reaper tries again and destroys it", || {
+        project.instances().is_empty()
+    });
 }

@@ -203,3 +203,116 @@ fn command_runs(project: &TestProject) -> bool {
         )
         .is_ok()
 }
+
+/// anklume-disp launching the test image in `project`, run in `cwd`, without infra.yml.
+fn disp_in(project: &TestProject, cwd: &ScratchDir) -> Command {
+    let mut command = Command::new(DISP);
+    command
+        .args(["--image", TEST_IMAGE, "--domain", project.name()])
+        .current_dir(cwd.path())
+        .env_remove("ANKLUME_INFRA");
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A disposable's setuid payload, written through `--mount` into a folder of uid 1000, belongs
+/// to uid 1000, never to root (the instance's id map puts its root on the folder's owner; the
+/// test ground lets root map uid 1000). An owner root may not map is refused before launch.
+#[test]
+fn a_setuid_payload_written_through_a_mount_is_not_setuid_root() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(project) = TestProject::new("fault-setuid") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-setuid");
+    let shared = ScratchDir::new("fault-setuid-share");
+    std::os::unix::fs::chown(shared.path(), Some(1000), Some(1000)).unwrap();
+    let mount = shared.path().to_str().unwrap().to_owned();
+    let payload = "cat /bin/busybox > p && chmod 4755 p && mkdir made && id -u";
+    let out = run_tool(disp_in(&project, &cwd).args(["-q", "--mount", &mount, "--cmd", payload]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "0\n",
+        "the command runs as the instance's root"
+    );
+    let owners: Vec<(u32, u32)> = ["p", "made"]
+        .iter()
+        .map(|written| std::fs::metadata(shared.path().join(written)).unwrap())
+        .map(|meta| (meta.uid(), meta.gid()))
+        .collect();
+    let rooted = owners
+        .iter()
+        .filter(|owner| **owner != (1000, 1000))
+        .count();
+    report(
+        "a setuid program and a folder written by a disposable through --mount into a folder of uid 1000: not owned by uid 1000",
+        2,
+        rooted,
+    );
+    assert_eq!(owners, [(1000, 1000), (1000, 1000)]);
+
+    std::os::unix::fs::chown(shared.path(), Some(1001), Some(1001)).unwrap();
+    let out = run_tool(disp_in(&project, &cwd).args(["--mount", &mount, "--cmd", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("/etc/subuid does not let root map"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("root:1001:1"), "{stderr}");
+    assert_eq!(project.instances(), Vec::<String>::new());
+}
+
+/// The folder mounted is the folder checked: swapped for a link to another folder at the
+/// moment Incus adds the device (an `incus` wrapper swaps it right then), the disposable
+/// still sees and writes the folder it was given, never the link's target.
+#[test]
+fn a_mount_folder_swapped_for_a_link_at_the_last_moment_exposes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(project) = TestProject::new("fault-swap") else {
+        return;
+    };
+    let cwd = ScratchDir::new("fault-swap");
+    let share = cwd.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("mine.txt"), "mine\n").unwrap();
+    let secret = cwd.path().join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("key"), "SECRET\n").unwrap();
+    let moved = cwd.path().join("share.moved");
+    let wrapper = cwd.write(
+        "incus-swapping",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *'device add'*) mv '{share}' '{moved}' && ln -s '{secret}' '{share}';; esac\nexec incus \"$@\"\n",
+            share = share.display(),
+            moved = moved.display(),
+            secret = secret.display(),
+        ),
+    );
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_tool(
+        disp_in(&project, &cwd)
+            .env("ANKLUME_INCUS", &wrapper)
+            .args(["-q", "--mount", share.to_str().unwrap()])
+            .args(["--cmd", "cat *; echo written > out.txt"]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        moved.exists() && share.is_symlink(),
+        "the wrapper did not swap"
+    );
+    let exposed = text(&out.stdout).contains("SECRET") || secret.join("out.txt").exists();
+    report(
+        "a --mount folder swapped for a link to another folder when Incus adds the device: the link's target read or written",
+        1,
+        usize::from(exposed),
+    );
+    assert_eq!(text(&out.stdout), "mine\n");
+    assert!(moved.join("out.txt").exists());
+    assert!(!exposed, "the link's target was exposed");
+    assert_eq!(project.instances(), Vec::<String>::new());
+}

@@ -41,8 +41,9 @@ pub struct CreateArgs {
     /// Force the stop when a clean stop does not end within --timeout
     #[arg(long)]
     pub force: bool,
-    /// How long a clean stop may take
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// How long a clean stop may take (at least 1: Incus takes 0 as "force the stop now")
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub timeout: u32,
 }
 

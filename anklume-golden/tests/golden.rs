@@ -143,6 +143,10 @@ fn a_clean_stop_that_times_out_changes_nothing_unless_forced() {
     assert!(text(&out.stderr).contains("--force"));
     assert_eq!(status(&project, &stubborn), "Running");
     assert!(snapshots(&project, &stubborn).is_empty());
+    // Incus takes a timeout of 0 as "force the stop now": not without --force.
+    let out = golden_tool(&["create", &stubborn, "--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(status(&project, &stubborn), "Running");
 
     assert_ok(&golden_tool(&[
         "create",
@@ -479,7 +483,6 @@ fn list_shows_golden_images_in_three_formats() {
 /// with 143 and the reason, and what it printed is exactly what it made (nothing half-made).
 #[test]
 fn sigterm_stops_a_derive_between_two_copies() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     let Some(project) = TestProject::new("golden-signal") else {
@@ -489,7 +492,7 @@ fn sigterm_stops_a_derive_between_two_copies() {
     project.golden(&template, "echo ref > /root/ref");
     let clones: Vec<String> = (0..8).map(|i| unique_name(&format!("c{i}"))).collect();
     let cwd = ScratchDir::new("golden-signal");
-    let mut child = Command::new(GOLDEN)
+    let child = Command::new(GOLDEN)
         .arg("derive")
         .arg(&template)
         .args(&clones)
@@ -499,33 +502,125 @@ fn sigterm_stops_a_derive_between_two_copies() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    assert_eq!(
-        first.trim(),
-        clones[0],
-        "the first clone is printed when made"
-    );
+    // Once the first clone exists, the derive is stopped between two copies.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !project.instances().contains(&clones[0]) {
+        assert!(std::time::Instant::now() < deadline, "no clone after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let out = anklume_tests::finish(child);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
-    let printed: Vec<String> = std::iter::once(first.trim().to_owned())
-        .chain(rest.lines().map(str::to_owned))
-        .collect();
-    assert!(printed.len() < clones.len(), "the derive was not stopped");
-    let mut made = project.instances();
-    made.retain(|name| *name != template);
-    made.sort();
-    let mut expected = printed.clone();
-    expected.sort();
-    assert_eq!(made, expected, "made and printed differ");
+    assert!(stderr.contains("nothing was kept"), "{stderr}");
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "names are printed only once all are made"
+    );
+    assert_eq!(project.instances(), [template], "a clone was left");
+}
+
+/// derive is all or nothing: a failure on the last NEW destroys the clones made before it,
+/// so that the same command can be run again.
+#[test]
+fn a_derive_failing_on_its_last_clone_keeps_none() {
+    let Some(project) = TestProject::new("golden-undo") else {
+        return;
+    };
+    let template = unique_name("tpl");
+    project.golden(&template, "echo ref > /root/ref");
+    let clones: Vec<String> = (0..3).map(|i| unique_name(&format!("u{i}"))).collect();
+    let cwd = ScratchDir::new("golden-undo");
+    // An incus that refuses the copy of the last clone.
+    let wrapper = cwd.write(
+        "incus-failing",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *'pristine {} '*) echo 'Error: injected failure' >&2; exit 1;; esac\nexec incus \"$@\"\n",
+            clones[2]
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut args = vec!["derive", template.as_str()];
+    args.extend(clones.iter().map(String::as_str));
+    let out = run_tool(
+        Command::new(GOLDEN)
+            .args(&args)
+            .env("ANKLUME_INCUS", &wrapper)
+            .current_dir(cwd.path()),
+    );
+    assert_failed_saying(&out, 1, "injected failure");
+    assert!(
+        text(&out.stderr).contains("nothing was kept"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(project.instances(), std::slice::from_ref(&template));
+    // The same command, run again, works.
+    let out = golden_tool(&args);
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), clones);
+}
+
+/// A frozen instance is refused before anything changes: it stays frozen, without snapshot.
+#[test]
+fn create_refuses_a_frozen_instance_and_leaves_it_frozen() {
+    let Some(project) = TestProject::new("golden-frozen") else {
+        return;
+    };
+    let frozen = unique_name("frozen");
+    project.launch(&frozen);
+    project.run(&["pause", &frozen]);
+    let out = golden_tool(&["create", &frozen]);
+    assert_failed_saying(&out, 1, "is frozen; nothing was changed");
+    assert_eq!(status(&project, &frozen), "Frozen");
+    assert!(snapshots(&project, &frozen).is_empty());
+}
+
+/// `create` checks that the instance stayed stopped while its snapshot was taken: started
+/// meanwhile (an `incus` wrapper starts it just before the snapshot), `create` fails saying
+/// so, `pristine` stays the old one and no temporary snapshot is left.
+#[test]
+fn create_fails_when_the_instance_was_started_during_the_snapshot() {
+    let Some(project) = TestProject::new("golden-started") else {
+        return;
+    };
+    let template = unique_name("tpl");
+    project.golden(&template, "echo old > /root/marker");
+    let before = instance(&project, &template)["snapshots"][0]["created_at"].clone();
+    let cwd = ScratchDir::new("golden-started");
+    let wrapper = cwd.write(
+        "incus-starting",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *'snapshot create'*) incus start --project '{}' '{template}';; esac\nexec incus \"$@\"\n",
+            project.name()
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = run_tool(
+        Command::new(GOLDEN)
+            .args(["create", &template])
+            .env("ANKLUME_INCUS", &wrapper)
+            .current_dir(cwd.path()),
+    );
+    assert_failed_saying(&out, 1, "was started while its snapshot was taken");
+    assert_eq!(snapshots(&project, &template), ["pristine"]);
+    assert_eq!(
+        instance(&project, &template)["snapshots"][0]["created_at"],
+        before
+    );
 }

@@ -9,7 +9,9 @@ use anklume_common::error::warn;
 use anklume_common::progress::Progress;
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::reference::check_instance_name;
-use anklume_common::{Error, InstanceRef, Located, Result, Session, Stop, temp};
+use anklume_common::{
+    Error, InstanceRef, InterruptibleReader, Located, Result, Session, Stop, temp,
+};
 
 use crate::archive::{self, Packing};
 use crate::cli::RestoreArgs;
@@ -115,11 +117,11 @@ fn temporary_name(session: &Session, at: &Located, tag: &str) -> Result<String> 
 fn name_and_stream(
     plain: Box<dyn Read + Send + Sync>,
     args: &RestoreArgs,
-) -> Result<(String, Box<dyn Read>)> {
+) -> Result<(String, Box<dyn Read + Send>)> {
     let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
         .map_err(|e| Error::io("cannot read the backup", e))?;
     let packing = Packing::sniff(&prefix);
-    let plain: Box<dyn Read> = match packing {
+    let plain: Box<dyn Read + Send> = match packing {
         Some(packing) => Box::new(archive::Checked::new(plain, packing)),
         None => Box::new(plain),
     };
@@ -164,7 +166,7 @@ fn must_replace(session: &Session, wanted: &Located, force: bool) -> Result<bool
 fn import(
     session: &Session,
     (temporary, name): (&Located, &str),
-    stream: Box<dyn Read>,
+    stream: Box<dyn Read + Send>,
     verdict: Option<&Verdict>,
     args: &RestoreArgs,
 ) -> Result<()> {
@@ -174,7 +176,8 @@ fn import(
         .ok_or_else(|| Error::failure("incus import has no input pipe"))?;
     let label = format!("restoring {name}");
     let mut progress = Progress::new(label, None, args.quiet);
-    let mut stream = stream;
+    // Decrypted, authenticated and checked on a thread of its own, ahead of the upload.
+    let mut stream = InterruptibleReader::spawn(stream, &session.interrupt);
     let interrupt = Some(&session.interrupt);
     let fed = pump(&mut stream, &mut stdin, Some(&mut progress), interrupt);
     progress.finish();
@@ -186,6 +189,9 @@ fn import(
             drop(stdin);
             let refused = Error::io("cannot send the backup to incus import", e);
             return Err(import.finish().err().unwrap_or(refused));
+        }
+        Err(PumpError::Read(_)) if let Some(signal) = session.interrupt.signal() => {
+            Some(Error::interrupted(signal))
         }
         Err(PumpError::Read(e)) => Some(match verdict.and_then(Verdict::refusal) {
             Some(why) => unauthenticated(format!("{why}; nothing was restored")),

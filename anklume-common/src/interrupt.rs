@@ -54,7 +54,11 @@ pub fn ignore_hangup() -> Result<()> {
 
 /// A reader whose blocking reads run on a thread of their own, so that a signal is noticed even
 /// while no input comes: after our handler, a blocked read(2) is restarted, never interrupted.
-/// Once the flag is set, `read` fails; the thread ends with the process.
+/// Once the flag is set, `read` fails; the thread ends with the process. The thread reads
+/// ahead (four chunks): work done while reading (decryption) overlaps with the writes.
+///
+/// The end of input is a message of its own: a reading thread that stopped without it (a
+/// panic) is an error, never taken for a clean end.
 pub struct InterruptibleReader {
     // In a Mutex only to be Sync, as OpenPGP readers require; never contended.
     chunks: Mutex<mpsc::Receiver<io::Result<Vec<u8>>>>,
@@ -73,16 +77,17 @@ impl InterruptibleReader {
         thread::spawn(move || {
             loop {
                 let mut chunk = vec![0u8; Self::CHUNK];
-                let sent = match input.read(&mut chunk) {
-                    Ok(0) => break,
+                let (sent, last) = match input.read(&mut chunk) {
+                    // The end: an empty chunk.
+                    Ok(0) => (sender.send(Ok(Vec::new())), true),
                     Ok(n) => {
                         chunk.truncate(n);
-                        sender.send(Ok(chunk))
+                        (sender.send(Ok(chunk)), false)
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => sender.send(Err(e)),
+                    Err(e) => (sender.send(Err(e)), true),
                 };
-                if sent.is_err() {
+                if sent.is_err() || last {
                     break;
                 }
             }
@@ -111,14 +116,60 @@ impl Read for InterruptibleReader {
                 Ok(chunk) => {
                     self.current = chunk?;
                     self.position = 0;
+                    self.ended = self.current.is_empty();
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => self.ended = true,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other(
+                        "the reading thread stopped before the end",
+                    ));
+                }
             }
         }
         let n = buf.len().min(self.current.len() - self.position);
         buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
         self.position += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that yields `data` then panics instead of ending.
+    struct Panicking(io::Cursor<Vec<u8>>);
+
+    impl Read for Panicking {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => panic!("a reader that dies"),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn the_input_comes_through_whole_and_then_ends() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut reader =
+            InterruptibleReader::spawn(io::Cursor::new(data.clone()), &Interrupt::default());
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).unwrap();
+        assert_eq!(read, data);
+        assert_eq!(reader.read(&mut [0u8; 8]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_reading_thread_that_dies_is_an_error_not_an_end() {
+        let reader = Panicking(io::Cursor::new(vec![7u8; 100_000]));
+        let mut reader = InterruptibleReader::spawn(reader, &Interrupt::default());
+        let mut read = Vec::new();
+        let error = reader.read_to_end(&mut read).unwrap_err();
+        assert!(
+            error.to_string().contains("stopped before the end"),
+            "{error}"
+        );
+        assert_eq!(read.len(), 100_000);
     }
 }

@@ -2,7 +2,7 @@
 //! is cleaned up before it exits 128 + N), an `incus` runner that stops at them, and the name
 //! resolver on top of it.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::incus::Incus;
 use crate::interrupt::Interrupt;
 use crate::resolve::Resolver;
@@ -32,13 +32,11 @@ impl Session {
     /// The outcome of the run, with a signal as the reason of whatever broke after it (a
     /// pipe, a read, a killed `incus`).
     pub fn conclude<T>(&self, outcome: Result<T>) -> Result<T> {
-        // The signal is what the user must hear of; what the failure it caused says to do
-        // (its hint) still holds.
+        // An error that already says "interrupted" keeps its hint (what was undone); any other
+        // failure after a signal was caused by it.
         outcome.map_err(|error| match self.interrupt.signal() {
-            Some(signal) => match error.hint() {
-                Some(hint) => Error::interrupted(signal).with_hint(hint.to_owned()),
-                None => Error::interrupted(signal),
-            },
+            Some(_) if matches!(error.kind(), ErrorKind::Interrupted(_)) => error,
+            Some(signal) => Error::interrupted(signal),
             None => error,
         })
     }

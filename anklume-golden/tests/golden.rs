@@ -526,8 +526,8 @@ fn sigterm_stops_a_derive_between_two_copies() {
     assert_eq!(project.instances(), [template], "a clone was left");
 }
 
-/// derive is all or nothing: a failure on the last NEW destroys the clones made before it,
-/// so that the same command can be run again.
+/// derive is all or nothing: a failure on the last NEW, or of a start with --start, destroys
+/// the clones made before it, so that the same command can be run again.
 #[test]
 fn a_derive_failing_on_its_last_clone_keeps_none() {
     let Some(project) = TestProject::new("golden-undo") else {
@@ -566,6 +566,35 @@ fn a_derive_failing_on_its_last_clone_keeps_none() {
     );
     assert_eq!(text(&out.stdout), "");
     assert_eq!(project.instances(), std::slice::from_ref(&template));
+    // A start that fails, with --start: none kept either.
+    let refusing = cwd.write(
+        "incus-not-starting",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *'start {} '*|*'start {}') echo 'Error: injected start failure' >&2; exit 1;; esac\nexec incus \"$@\"\n",
+            clones[1], clones[1]
+        ),
+    );
+    std::fs::set_permissions(
+        &refusing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut started = args.clone();
+    started.push("--start");
+    let out = run_tool(
+        Command::new(GOLDEN)
+            .args(&started)
+            .env("ANKLUME_INCUS", &refusing)
+            .current_dir(cwd.path()),
+    );
+    assert_failed_saying(&out, 1, "injected start failure");
+    assert!(
+        text(&out.stderr).contains("nothing was kept"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(project.instances(), std::slice::from_ref(&template));
+
     // The same command, run again, works.
     let out = golden_tool(&args);
     assert_ok(&out);

@@ -2,10 +2,11 @@
 //!
 //! `create` takes the new snapshot under a temporary name, checks the instance stayed stopped
 //! meanwhile, then swaps it in by renames: at every moment `pristine` names a complete
-//! snapshot, or (between the two renames) none. `derive` and `anklume-disp --from` copy it
-//! through [`copy`], which retries while the name is being swapped and keeps a copy only when
-//! `pristine` named the same snapshot (its creation time, to the nanosecond) before and after:
-//! a snapshot renamed away during the copy may have been read half-deleted.
+//! snapshot, or (between the two renames) none. Copies are made from a [`Source`]: which
+//! snapshot `pristine` names (its creation time, to the nanosecond) is read before them and
+//! checked after them, and they are kept only if it did not change, since a snapshot renamed
+//! away during a copy may have been read half-deleted. `anklume-disp --from` copies one clone
+//! through [`copy`]; `derive` checks once after all of its copies.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use crate::{Error, Fault, Incus, Located, NewInstance, Object, Origin, Result, t
 pub const PRISTINE: &str = "pristine";
 
 /// How many times a copy or a swap is tried while concurrent `create`s move `pristine`.
-const ATTEMPTS: u32 = 20;
+pub const ATTEMPTS: u32 = 20;
 /// The pause between two tries.
 const PAUSE: Duration = Duration::from_millis(100);
 /// How long a swap waits for the copies that read the old `pristine` (Incus refuses to rename
@@ -103,49 +104,85 @@ fn swapping(incus: &Incus, golden: &Located) -> bool {
         .is_ok_and(|info| info.snapshots.iter().any(|s| s.starts_with(&fresh)))
 }
 
+/// The `pristine` of a golden instance, as read once: copies made from it are whole if
+/// [`Source::unchanged`] says so after them (one check for any number of copies).
+pub struct Source<'a> {
+    incus: &'a Incus,
+    golden: &'a Located,
+    created: String,
+}
+
+impl<'a> Source<'a> {
+    /// Reads which snapshot `pristine` names now, waiting out a swap under way.
+    pub fn read(incus: &'a Incus, golden: &'a Located) -> Result<Self> {
+        let mut tries = 0;
+        loop {
+            match incus.snapshot_created(golden, PRISTINE) {
+                Ok(created) => {
+                    return Ok(Self {
+                        incus,
+                        golden,
+                        created,
+                    });
+                }
+                Err(e) if e.is(Fault::NotFound(Object::Snapshot)) && swapping(incus, golden) => {
+                    tries += 1;
+                    if tries >= ATTEMPTS {
+                        return Err(e.reworded(|m| format!("{m} (waited for a create under way)")));
+                    }
+                    thread::sleep(PAUSE);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Copies `pristine` into the new instance `clone`. A failure because `pristine` moved
+    /// meanwhile is told by [`Source::unchanged`].
+    pub fn copy(&self, clone: &Located, options: &NewInstance) -> Result<()> {
+        let origin = Origin::Snapshot {
+            of: self.golden,
+            name: PRISTINE,
+        };
+        self.incus.create(clone, origin, options)
+    }
+
+    /// Whether `pristine` still names the snapshot read: then every copy made since is whole.
+    /// Not cut by a signal: the caller must learn what its copies are worth.
+    pub fn unchanged(&self) -> bool {
+        let now = self
+            .incus
+            .uninterruptible()
+            .snapshot_created(self.golden, PRISTINE);
+        now.is_ok_and(|created| created == self.created)
+    }
+}
+
 /// Creates `clone` as a copy of `golden`'s `pristine`, a whole one: the copy is kept only if
 /// `pristine` named the same snapshot before and after it, else it is destroyed and made
 /// again. `pristine` missing for a moment (a swap under way) is waited for.
 pub fn copy(incus: &Incus, golden: &Located, clone: &Located, options: &NewInstance) -> Result<()> {
-    let origin = Origin::Snapshot {
-        of: golden,
-        name: PRISTINE,
-    };
-    let mut missing = None;
     for _ in 0..ATTEMPTS {
-        let before = match incus.snapshot_created(golden, PRISTINE) {
-            Ok(created) => created,
-            Err(e) if e.is(Fault::NotFound(Object::Snapshot)) && swapping(incus, golden) => {
-                missing = Some(e);
-                thread::sleep(PAUSE);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let made = incus.create(clone, origin, options);
-        // Not cut by a signal: a clone made must reach the caller, who destroys it if need be.
-        let after = incus
-            .uninterruptible()
-            .snapshot_created(golden, PRISTINE)
-            .ok();
-        if after.as_deref() == Some(before.as_str()) {
+        let source = Source::read(incus, golden)?;
+        let made = source.copy(clone, options);
+        if source.unchanged() {
             return made;
         }
         // The source moved during the copy: what was copied may be incomplete.
         match made {
-            Ok(()) => incus.uninterruptible().destroy(clone)?,
             Err(e) if e.is(Fault::AlreadyExists) => return Err(e),
-            Err(_) => incus.uninterruptible().destroy(clone)?,
+            _ => incus.uninterruptible().destroy(clone)?,
         }
         thread::sleep(PAUSE);
     }
-    Err(missing
-        .map(|e| e.reworded(|m| format!("{m} (waited for a create under way)")))
-        .unwrap_or_else(|| {
-            Error::failure(format!(
-                "'{PRISTINE}' of {} kept changing while it was copied: nothing was kept",
-                golden.name
-            ))
-        })
-        .with_hint("derive again once anklume-golden create has finished"))
+    Err(moving(golden))
+}
+
+/// `pristine` of `golden` kept being replaced while it was copied.
+pub fn moving(golden: &Located) -> Error {
+    Error::failure(format!(
+        "'{PRISTINE}' of {} kept changing while it was copied: nothing was kept",
+        golden.name
+    ))
+    .with_hint("derive again once anklume-golden create has finished")
 }

@@ -113,6 +113,28 @@ impl Incus {
             .collect())
     }
 
+    /// The `volatile.uuid` of each instance of `project`, by name: one query for them all.
+    pub fn uuids_in(
+        &self,
+        remote: Option<&str>,
+        project: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        #[derive(Deserialize)]
+        struct Listed {
+            name: String,
+            #[serde(default)]
+            config: std::collections::BTreeMap<String, String>,
+        }
+        let path = ApiPath::new(&["instances"])
+            .in_project(Some(project))
+            .recursive();
+        let listed: Vec<Listed> = self.query(remote, &path)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|i| Some((i.name, i.config.get("volatile.uuid")?.clone())))
+            .collect())
+    }
+
     /// The instance drivers the server offers (`lxc`, `qemu`).
     pub fn drivers(&self, remote: Option<&str>) -> Result<Vec<String>> {
         #[derive(Deserialize)]

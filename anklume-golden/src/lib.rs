@@ -5,11 +5,12 @@
 //! allows); `publish` makes it an image; `list` shows them all with one Incus query per storage pool.
 
 pub mod cli;
+mod clones;
 
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use anklume_common::error::{shell_word, warn};
+use anklume_common::error::shell_word;
 use anklume_common::pristine;
 use anklume_common::{
     Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Result, Session, Stop,
@@ -17,6 +18,7 @@ use anklume_common::{
 use serde::Serialize;
 
 use cli::{Cli, Command, CreateArgs, DeriveArgs, Format, ListArgs, PublishArgs};
+use clones::Clones;
 
 pub use anklume_common::pristine::PRISTINE;
 
@@ -149,93 +151,13 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
     warn_if_full_copies(incus, &instance)?;
     // All or nothing: a failure or a signal destroys the clones this run made, so that the
     // same command can simply be run again.
-    let mut clones = Clones::new(incus);
-    for new in &args.new {
-        // A copy is never cut in the middle; a signal stops the derive between two.
-        session.interrupt.check().map_err(|e| clones.undone(e))?;
-        let clone = Located {
-            name: new.clone(),
-            ..located.clone()
-        };
-        let made = pristine::copy(incus, &located, &clone, &options);
-        made.map_err(|e| clones.undone(e))?;
-        clones.made(clone);
-    }
-    if args.start {
-        for clone in clones.made.iter().map(|(clone, _)| clone) {
-            session.interrupt.check().map_err(|e| clones.undone(e))?;
-            let started = incus.start(clone);
-            started.map_err(|e| clones.undone(e))?;
-        }
-    }
-    session.interrupt.check().map_err(|e| clones.undone(e))?;
+    let clones = Clones::make(session, &located, &args.new, &options, args.start)?;
     let mut stdout = io::stdout().lock();
-    for (clone, _) in &clones.made {
-        writeln!(stdout, "{}", clone.name).map_err(Error::stdout)?;
+    for name in clones.names() {
+        writeln!(stdout, "{name}").map_err(Error::stdout)?;
     }
     clones.keep();
     Ok(())
-}
-
-/// The clones one derive made, with their uuids: destroyed when dropped unless kept.
-struct Clones {
-    incus: Incus,
-    made: Vec<(Located, Option<String>)>,
-    kept: bool,
-}
-
-impl Clones {
-    fn new(incus: &Incus) -> Self {
-        Self {
-            // Destruction must run even after a signal.
-            incus: incus.uninterruptible(),
-            made: Vec::new(),
-            kept: false,
-        }
-    }
-
-    fn made(&mut self, clone: Located) {
-        let uuid = self.incus.uuid(&clone).ok();
-        self.made.push((clone, uuid));
-    }
-
-    /// `error`, saying that the clones made so far are being destroyed.
-    fn undone(&self, error: Error) -> Error {
-        let names: Vec<&str> = self.made.iter().map(|(c, _)| c.name.as_str()).collect();
-        let note = match names.is_empty() {
-            true => "nothing was created".to_owned(),
-            false => format!(
-                "nothing was kept: the clones made before ({}) were destroyed",
-                names.join(", ")
-            ),
-        };
-        let hint = match error.hint() {
-            Some(hint) => format!("{hint}; {note}"),
-            None => note,
-        };
-        error.with_hint(hint)
-    }
-
-    fn keep(mut self) {
-        self.kept = true;
-    }
-}
-
-impl Drop for Clones {
-    fn drop(&mut self) {
-        if self.kept {
-            return;
-        }
-        for (clone, uuid) in &self.made {
-            let destroyed = match uuid {
-                Some(uuid) => self.incus.destroy_if_same(clone, uuid).map(drop),
-                None => self.incus.destroy(clone),
-            };
-            if let Err(error) = destroyed {
-                warn(&error);
-            }
-        }
-    }
 }
 
 /// Every NEW must be a name no project uses (names are unique across projects here).

@@ -54,14 +54,14 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s q -l quiet -d 'No progress line'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''

@@ -2,7 +2,7 @@ complete -c anklume-disp -s i -l image -d 'Image to launch [default: global.defa
 complete -c anklume-disp -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume-disp -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
 complete -c anklume-disp -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
-complete -c anklume-disp -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there' -r
+complete -c anklume-disp -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there; what the instance writes there belongs to the folder\'s owner, who may not be root' -r
 complete -c anklume-disp -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
 complete -c anklume-disp -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume-disp -s s -l storage -d 'Storage pool of the instance' -r

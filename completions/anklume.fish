@@ -35,7 +35,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -s i -l image -d '
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there; what the instance writes there belongs to the folder\'s owner, who may not be root' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s s -l storage -d 'Storage pool of the instance' -r
@@ -139,14 +139,14 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Replace an existing instance of that name, once the backup has been imported'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your GnuPG keyring); repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''

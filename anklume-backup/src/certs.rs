@@ -118,17 +118,44 @@ pub(crate) fn cert_matches(cert: &Cert, id: &IdKind) -> bool {
 /// certificates do, naming them.
 pub(crate) fn find(id: &str, from_files: &[Cert]) -> Result<Option<Cert>, CryptoError> {
     let kind = parse_id(id)?;
+    // gpg matches loosely (substrings): its answers are filtered with our own rules. Without
+    // gpg there is no keyring to look in: an error only if the files have nothing either.
+    let keyring = match gpg_export(&[id.to_owned()]) {
+        Ok(exported) => exported,
+        Err(e) if from_files.is_empty() => return Err(CryptoError::new(format!("{id}: {e:#}"))),
+        Err(_) => Vec::new(),
+    };
+    find_in(id, &kind, from_files, keyring)
+}
+
+/// [`find`] among `from_files` and `keyring`, the certificates the keyring gave for `id`.
+fn find_in(
+    id: &str,
+    kind: &IdKind,
+    from_files: &[Cert],
+    keyring: Vec<Cert>,
+) -> Result<Option<Cert>, CryptoError> {
     let short = matches!(kind, IdKind::Handle(KeyHandle::KeyID(_)));
-    let mut found: Vec<Cert> = Vec::new();
-    add_matching(&mut found, from_files.to_vec(), &kind);
-    if short || found.is_empty() {
-        // gpg matches loosely (substrings): its answers are filtered with our own rules.
-        // Without gpg there is no keyring to look in: an error only if nothing was found.
-        match gpg_export(&[id.to_owned()]) {
-            Ok(exported) => add_matching(&mut found, exported, &kind),
-            Err(e) if found.is_empty() => return Err(CryptoError::new(format!("{id}: {e:#}"))),
-            Err(_) => (),
+    // Every copy of one certificate is merged before it is judged: the keyring's may know of a
+    // revocation an old file does not.
+    let mut files = Vec::new();
+    let mut others = Vec::new();
+    merge_into(&mut files, from_files.to_vec());
+    for cert in keyring {
+        match files
+            .iter()
+            .any(|c: &Cert| c.fingerprint() == cert.fingerprint())
+        {
+            true => merge_into(&mut files, vec![cert]),
+            false => merge_into(&mut others, vec![cert]),
         }
+    }
+    let mut found: Vec<Cert> = files
+        .into_iter()
+        .filter(|c| cert_matches(c, kind))
+        .collect();
+    if short || found.is_empty() {
+        found.extend(others.into_iter().filter(|c| cert_matches(c, kind)));
     }
     match found.len() {
         0 | 1 => Ok(found.pop()),
@@ -143,11 +170,11 @@ pub(crate) fn find(id: &str, from_files: &[Cert]) -> Result<Option<Cert>, Crypto
     }
 }
 
-/// Adds to `found` the certificates of `certs` that `kind` names, one per fingerprint (the
+/// Adds `certs` to `into`, one per fingerprint: copies of one certificate are merged (the
 /// secret parts a key file holds are kept).
-fn add_matching(found: &mut Vec<Cert>, certs: Vec<Cert>, kind: &IdKind) {
-    for cert in certs.into_iter().filter(|c| cert_matches(c, kind)) {
-        match found
+fn merge_into(into: &mut Vec<Cert>, certs: Vec<Cert>) {
+    for cert in certs {
+        match into
             .iter_mut()
             .find(|c| c.fingerprint() == cert.fingerprint())
         {
@@ -156,7 +183,7 @@ fn add_matching(found: &mut Vec<Cert>, certs: Vec<Cert>, kind: &IdKind) {
                     *known = merged;
                 }
             }
-            None => found.push(cert),
+            None => into.push(cert),
         }
     }
 }
@@ -165,7 +192,7 @@ fn add_matching(found: &mut Vec<Cert>, certs: Vec<Cert>, kind: &IdKind) {
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use openpgp::cert::UserIDRevocationBuilder;
+    use openpgp::cert::{SubkeyRevocationBuilder, UserIDRevocationBuilder};
     use openpgp::packet::prelude::*;
     use openpgp::packet::signature::SignatureBuilder;
     use openpgp::types::{KeyFlags, ReasonForRevocation, SignatureType};
@@ -228,6 +255,34 @@ mod tests {
         assert!(!names(&cert, &subkeys[0]), "expired subkey matched");
         assert!(names(&cert, &subkeys[1]));
         assert!(names(&cert, &cert.keyid().to_hex()));
+    }
+
+    #[test]
+    fn the_keyrings_copy_of_a_revoked_subkey_wins_over_an_old_file() {
+        let (alice, _) = CertBuilder::new()
+            .add_userid("Alice <alice@example.org>")
+            .add_transport_encryption_subkey()
+            .generate()
+            .unwrap();
+        let subkey = alice.keys().subkeys().next().unwrap().key().clone();
+        let revocation = SubkeyRevocationBuilder::new()
+            .set_reason_for_revocation(ReasonForRevocation::KeyRetired, b"old")
+            .unwrap()
+            .build(&mut signer_of(&alice), &alice, &subkey, None)
+            .unwrap();
+        let (revoked, _) = alice
+            .clone()
+            .insert_packets([Packet::from(revocation)])
+            .unwrap();
+        let id = subkey.keyid().to_hex();
+        let kind = parse_id(&id).unwrap();
+        let old_file = std::slice::from_ref(&alice);
+        assert!(find_in(&id, &kind, old_file, Vec::new()).unwrap().is_some());
+        assert!(
+            find_in(&id, &kind, old_file, vec![revoked])
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -138,9 +138,9 @@ pub struct KeyArgs {
     /// Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Trust signatures by this certificate (a file, or a fingerprint, key ID or e-mail of your
-    /// GnuPG keyring); repeatable [default: the key that decrypts the backup]
-    #[arg(long, value_name = "ID|FILE")]
+    /// Trust signatures by this certificate: a file, or the full fingerprint of one of your
+    /// GnuPG keyring; repeatable [default: the key that decrypts the backup]
+    #[arg(long, value_name = "FINGERPRINT|FILE")]
     pub signer: Vec<String>,
     /// Accept an encrypted backup that no trusted signer signed
     #[arg(long)]

@@ -385,10 +385,10 @@ impl Helper {
                 {
                     match self.unlock(ka.key().role_as_unspecified()) {
                         Ok(mut pair) => {
-                            if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
-                                if decrypt(algo, &sk) {
-                                    return Some(cert.clone());
-                                }
+                            if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
+                                && decrypt(algo, &sk)
+                            {
+                                return Some(cert.clone());
                             }
                         }
                         Err(e) => notes.push(format!("{e:#}")),
@@ -437,10 +437,10 @@ impl Helper {
                         continue;
                     }
                     let mut pair = agent.keypair(key)?;
-                    if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
-                        if decrypt(algo, &sk) {
-                            return Ok(Some(cert.clone()));
-                        }
+                    if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
+                        && decrypt(algo, &sk)
+                    {
+                        return Ok(Some(cert.clone()));
                     }
                     refused.push(format!("{:X}", key.keyid()));
                 }

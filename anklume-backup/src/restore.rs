@@ -170,23 +170,21 @@ fn import(
     verdict: Option<&Verdict>,
     args: &RestoreArgs,
 ) -> Result<()> {
+    // Written through the stream, never through its pipe taken out: dropped on any path (a
+    // panic included), the import is killed before its input closes.
     let mut import = session.incus().import(temporary, args.storage.as_deref())?;
-    let mut stdin = import
-        .take_stdin()
-        .ok_or_else(|| Error::failure("incus import has no input pipe"))?;
     let label = format!("restoring {name}");
     let mut progress = Progress::new(label, None, args.quiet);
     // Decrypted, authenticated and checked on a thread of its own, ahead of the upload.
     let mut stream = InterruptibleReader::spawn(stream, &session.interrupt);
     let interrupt = Some(&session.interrupt);
-    let fed = pump(&mut stream, &mut stdin, Some(&mut progress), interrupt);
+    let fed = pump(&mut stream, &mut import, Some(&mut progress), interrupt);
     progress.finish();
     let unread = match fed {
         Ok(_) => session.interrupt.check().err(),
         // The import stopped reading: its own reason (an unknown project, a full pool) says
         // more than the broken pipe.
         Err(PumpError::Write(e)) => {
-            drop(stdin);
             let refused = Error::io("cannot send the backup to incus import", e);
             return Err(import.finish().err().unwrap_or(refused));
         }
@@ -205,13 +203,11 @@ fn import(
         // here it is killed before its input closes, so that it cannot take a clean end of a
         // truncated stream as complete, and Incus creates nothing.
         drop(import);
-        drop(stdin);
         return Err(error);
     }
-    stdin
+    import
         .flush()
         .map_err(|e| Error::io("cannot send the backup to incus import", e))?;
-    drop(stdin);
     import.finish()
 }
 

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use sequoia_gpg_agent as gpg_agent;
 use sequoia_openpgp as openpgp;
 
-use openpgp::Cert;
 use openpgp::crypto::Signer;
 use openpgp::parse::stream::{MessageLayer, MessageStructure, VerificationError};
+use openpgp::{Cert, KeyHandle};
 
-use crate::certs::{self, read_certs};
+use crate::certs::{self, IdKind, parse_id, read_certs};
 use crate::crypto::{CryptoError, POLICY};
 
 /// A key that signs backups, with the certificate it belongs to.
@@ -143,17 +143,23 @@ impl Agent {
 pub fn trusted_signers(signers: &[String]) -> Result<Vec<Cert>, CryptoError> {
     let mut certs = Vec::new();
     for signer in signers {
-        if Path::new(signer).is_file() {
-            certs.extend(read_certs(Path::new(signer))?);
-            continue;
-        }
-        match certs::find(signer, &[]).map_err(|e| e.context("--signer"))? {
-            Some(cert) => certs.push(cert),
-            None => {
-                return Err(CryptoError::new(format!(
-                    "--signer {signer}: no such file, nor a certificate of your GnuPG keyring"
-                )));
+        // Only a full fingerprint names a keyring certificate here: an e-mail address or a key
+        // ID may name one that anybody put in the keyring (a key fetched from a keyserver).
+        if let Ok(IdKind::Handle(KeyHandle::Fingerprint(_))) = parse_id(signer) {
+            match certs::find(signer, &[]).map_err(|e| e.context("--signer"))? {
+                Some(cert) => certs.push(cert),
+                None => {
+                    return Err(CryptoError::new(format!(
+                        "--signer {signer}: no certificate of that fingerprint in your GnuPG keyring"
+                    )));
+                }
             }
+        } else if Path::new(signer).is_file() {
+            certs.extend(read_certs(Path::new(signer))?);
+        } else {
+            return Err(CryptoError::new(format!(
+                "--signer {signer}: not a certificate file, nor a full fingerprint (an e-mail address or a key ID could name a certificate anybody put in your keyring)"
+            )));
         }
     }
     Ok(certs)

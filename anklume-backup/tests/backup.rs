@@ -980,6 +980,12 @@ fn backups_are_signed_and_forgeries_restore_nothing() {
         plain.to_str().unwrap(),
     ]);
     refused(&by_stranger, &fingerprint(&stranger), &[]);
+    // Only a file or a full fingerprint names a trusted signer, never an e-mail address.
+    refused(
+        &by_stranger,
+        "nor a full fingerprint",
+        &["--signer", &stranger.email],
+    );
     let stranger_dir = ScratchDir::new("bk-forge-stranger");
     let stranger_cert = stranger.public_cert(stranger_dir.path());
     let copy = unique_name("trusted");

@@ -266,7 +266,15 @@ impl Incus {
         if let Some(interrupt) = &self.interrupt {
             interrupt.check()?;
         }
-        let mut command = if call.dies_with_us && std::path::Path::new(SETPRIV).exists() {
+        let have_setpriv = std::path::Path::new(SETPRIV).exists();
+        if call.dies_with_us && !have_setpriv {
+            return Err(Error::failure(format!(
+                "cannot {}: {SETPRIV} is missing, and without it incus could outlive us and take an interrupted stream for a whole one",
+                call.describe()
+            ))
+            .with_hint("install util-linux, which provides setpriv"));
+        }
+        let mut command = if call.dies_with_us {
             let mut command = Command::new(SETPRIV);
             command
                 .args(["--pdeathsig", "KILL", "--"])

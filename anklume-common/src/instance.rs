@@ -286,24 +286,19 @@ impl Incus {
         self.output(&on(at, action, args)).map(drop)
     }
 
-    /// Adds a disk device sharing host folder `source` at `path`; with `shift`, idmapped
-    /// (`shift=true`) so that the instance's root writes as the host's root, else through the
-    /// instance's own id map (see `raw.idmap`).
+    /// Adds a disk device sharing host folder `source` at `path`, written through the
+    /// instance's own id map (never `shift=true`, which would make its root the host's).
     pub fn share_folder(
         &self,
         at: &Located,
         device: &str,
         source: &Path,
         path: &str,
-        shift: bool,
     ) -> Result<()> {
-        let mut settings = vec![
+        let settings = [
             format!("source={}", source.display()),
             format!("path={path}"),
         ];
-        if shift {
-            settings.push("shift=true".to_owned());
-        }
         let action = "share a host folder with";
         self.add_device(at, action, (device, "disk"), &settings)
     }

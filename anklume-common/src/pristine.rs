@@ -7,7 +7,15 @@
 //! checked after them, and they are kept only if it did not change, since a snapshot renamed
 //! away during a copy may have been read half-deleted. `anklume-disp --from` copies one clone
 //! through [`copy`]; `derive` checks once after all of its copies.
+//!
+//! On this host, copies and swaps of one golden image also exclude each other through a lock
+//! file (copies share it, a swap takes it alone): Incus 6.0 renames a snapshot being copied
+//! badly (its `dir` driver leaves an empty directory under the old name, and no snapshot can
+//! take that name any more). The check above still guards against other clients.
 
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,10 +66,55 @@ pub fn take(incus: &Incus, at: &Located) -> Result<bool> {
     taken
 }
 
+/// The lock of `golden`'s `pristine` on this host: shared by copies, exclusive for a swap;
+/// released when the file is dropped.
+fn lock(golden: &Located, exclusive: bool) -> Result<File> {
+    let dir = ["/run/lock", "/var/lock"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let key = format!(
+        "{}/{}/{}",
+        golden.remote.as_deref().unwrap_or(""),
+        golden.project,
+        golden.name
+    );
+    let path = dir.join(format!(
+        "anklume-pristine-{}.lock",
+        crate::url::encode(&key)
+    ));
+    let failed = |e| Error::io(format!("cannot lock {}", path.display()), e);
+    // Read-only is enough to lock; made readable by all, so that every user's tools share it.
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o644)
+                .open(&path)
+                .map_err(failed)?;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o644));
+            file
+        }
+        Err(e) => return Err(failed(e)),
+    };
+    match exclusive {
+        true => file.lock().map_err(failed)?,
+        false => file.lock_shared().map_err(failed)?,
+    }
+    Ok(file)
+}
+
 /// Renames snapshot `fresh` to `pristine`, the older `pristine` renamed aside first and
-/// deleted once replaced. A concurrent `create` doing the same makes a rename fail: the swap
-/// is tried again, and the last one to finish wins.
+/// deleted only once the new one has its name (any other failure puts it back). A concurrent
+/// `create` doing the same makes a rename fail: the swap is tried again, and the last one to
+/// finish wins. Not cut by a signal: between its two renames `pristine` names nothing.
 fn swap_in(incus: &Incus, at: &Located, fresh: &str) -> Result<bool> {
+    let _alone = lock(at, true)?;
+    let incus = incus.uninterruptible();
     let aside = format!("{PRISTINE}-old-{}", temp::unique_suffix());
     let mut replaced = false;
     let copies_done = Instant::now() + COPIES_WAIT;
@@ -78,21 +131,46 @@ fn swap_in(incus: &Incus, at: &Located, fresh: &str) -> Result<bool> {
         };
         tries += 1;
         replaced |= moved;
-        let swapped = incus.rename_snapshot(at, fresh, PRISTINE);
-        if moved {
-            // Out of date now, whichever snapshot becomes `pristine`.
-            incus.uninterruptible().delete_snapshot(at, &aside)?;
-        }
-        match swapped {
-            Ok(()) => return Ok(replaced),
-            Err(e) if e.is(Fault::AlreadyExists) => thread::sleep(PAUSE),
-            Err(e) => return Err(e),
+        match incus.rename_snapshot(at, fresh, PRISTINE) {
+            Ok(()) => {
+                if moved {
+                    delete_old(&incus, at, &aside);
+                }
+                return Ok(replaced);
+            }
+            // Another create's snapshot took the name: ours is newer, so that one goes aside
+            // next time round; the one we moved is out of date either way.
+            Err(e) if e.is(Fault::AlreadyExists) => {
+                if moved {
+                    delete_old(&incus, at, &aside);
+                }
+                thread::sleep(PAUSE);
+            }
+            Err(e) => {
+                if moved && let Err(left) = incus.rename_snapshot(at, &aside, PRISTINE) {
+                    warn(&left.with_hint(format!(
+                        "the previous pristine of {} is left as snapshot '{aside}'",
+                        at.name
+                    )));
+                }
+                return Err(e);
+            }
         }
     }
     Err(Error::failure(format!(
         "cannot make the new snapshot '{PRISTINE}' of {}: other creates keep replacing it",
         at.name
     )))
+}
+
+/// Deletes the out-of-date `aside` snapshot; one left behind is only said.
+fn delete_old(incus: &Incus, at: &Located, aside: &str) {
+    if let Err(left) = incus.delete_snapshot(at, aside) {
+        warn(&left.with_hint(format!(
+            "an out-of-date copy of pristine is left as snapshot '{aside}' of {}",
+            at.name
+        )));
+    }
 }
 
 /// Whether a `create` is swapping a new `pristine` in: its new snapshot is there, not yet
@@ -110,11 +188,14 @@ pub struct Source<'a> {
     incus: &'a Incus,
     golden: &'a Located,
     created: String,
+    /// Held while the copies are made: no swap by our tools on this host meanwhile.
+    _shared: File,
 }
 
 impl<'a> Source<'a> {
     /// Reads which snapshot `pristine` names now, waiting out a swap under way.
     pub fn read(incus: &'a Incus, golden: &'a Located) -> Result<Self> {
+        let shared = lock(golden, false)?;
         let mut tries = 0;
         loop {
             match incus.snapshot_created(golden, PRISTINE) {
@@ -123,6 +204,7 @@ impl<'a> Source<'a> {
                         incus,
                         golden,
                         created,
+                        _shared: shared,
                     });
                 }
                 Err(e) if e.is(Fault::NotFound(Object::Snapshot)) && swapping(incus, golden) => {
@@ -168,10 +250,16 @@ pub fn copy(incus: &Incus, golden: &Located, clone: &Located, options: &NewInsta
         if source.unchanged() {
             return made;
         }
-        // The source moved during the copy: what was copied may be incomplete.
+        // The source moved during the copy: what was copied may be incomplete. A copy that
+        // failed left nothing (and the name may be someone else's now): only ours is removed.
         match made {
+            Ok(()) => {
+                let incus = incus.uninterruptible();
+                let uuid = incus.uuid(clone)?;
+                incus.destroy_if_same(clone, &uuid)?;
+            }
             Err(e) if e.is(Fault::AlreadyExists) => return Err(e),
-            _ => incus.uninterruptible().destroy(clone)?,
+            Err(_) => (),
         }
         thread::sleep(PAUSE);
     }

@@ -156,6 +156,24 @@ impl Incus {
             .collect())
     }
 
+    /// Whether the default remote is this host's daemon (a unix socket): only there does a
+    /// path of this host mean the same to the daemon.
+    pub fn default_remote_is_local(&self) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Remote {
+            #[serde(rename = "Addr", default)]
+            addr: String,
+        }
+        let default = self.default_remote()?;
+        let call = Call::new("list the remotes", ["remote", "list", "--format", "json"]);
+        let remotes: std::collections::BTreeMap<String, Remote> =
+            serde_json::from_slice(&self.output(&call)?)
+                .map_err(|e| Error::failure(format!("cannot read incus remote list: {e}")))?;
+        Ok(remotes
+            .get(&default)
+            .is_some_and(|remote| remote.addr.starts_with("unix:")))
+    }
+
     /// The remote that bare instance names refer to (`incus remote get-default`).
     pub fn default_remote(&self) -> Result<String> {
         let call = Call::new("find the default remote", ["remote", "get-default"]);

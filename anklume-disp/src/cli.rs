@@ -47,8 +47,10 @@ pub struct Cli {
     #[arg(long, value_name = "[PROJECT/]GOLDEN")]
     pub from: Option<String>,
 
-    /// Share a host folder with the instance (default PATH /mnt/host) and run the command there
-    #[arg(long, value_name = "HOST_DIR[:PATH]", value_parser = parse_mount)]
+    /// Share a host folder with the instance (default PATH /mnt/host) and run the command there;
+    /// what the instance writes there belongs to the folder's owner, who may not be root
+    #[arg(long, value_name = "HOST_DIR[:PATH]", value_parser = parse_mount,
+          conflicts_with_all = ["no_attach", "vm"])]
     pub mount: Option<Mount>,
 
     /// With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even

@@ -54,8 +54,8 @@ pub fn run(cli: &Cli) -> Result<u8> {
     if cli.vm {
         check_vm_support(incus)?;
     }
-    // Declared before the disposable, so dropped after it: it says `done` once the disposable
-    // is destroyed (or kept, with --no-attach).
+    // Told `done` once the disposable is destroyed or kept (--no-attach); any other way out
+    // leaves it to check and act.
     let mut watchdog = Watchdog::start()?;
     let disposable = launch(&session.resolver, &plan, &mut watchdog)?;
     session.interrupt.check()?;
@@ -63,10 +63,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
         wait_for_vm_agent(incus, &disposable)?;
     }
     if cli.no_attach {
-        return leave_running(cli, incus, disposable);
+        let kept = leave_running(cli, incus, disposable)?;
+        watchdog.done();
+        return Ok(kept);
     }
     let status = attach(cli, incus, &disposable)?;
     disposable.destroy()?;
+    watchdog.done();
     Ok(exit_code(status))
 }
 
@@ -130,7 +133,7 @@ impl<'a> Plan<'a> {
         let shared = cli
             .mount
             .as_ref()
-            .map(|m| SharedFolder::open(&m.host_dir))
+            .map(|m| SharedFolder::open(resolver.incus(), &m.host_dir))
             .transpose()?;
         Ok(Self {
             cli,
@@ -154,7 +157,7 @@ impl<'a> Plan<'a> {
             },
             config: [(TOKEN_KEY.to_owned(), self.token.clone())]
                 .into_iter()
-                .chain(self.shared.as_ref().and_then(SharedFolder::idmap))
+                .chain(self.shared.as_ref().map(SharedFolder::idmap))
                 .collect(),
         }
     }
@@ -217,7 +220,17 @@ struct SharedFolder {
 }
 
 impl SharedFolder {
-    fn open(path: &Path) -> Result<Self> {
+    fn open(incus: &Incus, path: &Path) -> Result<Self> {
+        // Incus is handed a path of this host: the daemon must be this host's.
+        if !incus.default_remote_is_local()? {
+            return Err(Error::failure(format!(
+                "cannot share '{}': the default Incus remote is not this host's daemon",
+                path.display()
+            ))
+            .with_hint(
+                "--mount shares a folder of this host; switch with incus remote switch local",
+            ));
+        }
         let failed = |e| Error::io(format!("cannot share host folder '{}'", path.display()), e);
         let dir = std::fs::File::open(path).map_err(failed)?;
         let meta = dir.metadata().map_err(failed)?;
@@ -227,14 +240,26 @@ impl SharedFolder {
                 path.display()
             )));
         }
+        if meta.uid() == 0 || meta.gid() == 0 {
+            // The instance's root would write as the host's root (or its group): a setuid
+            // program it left there would run as root for any user who reaches the folder.
+            return Err(Error::failure(format!(
+                "cannot share '{}': it belongs to root (uid {}, gid {}), and what the instance writes there would belong to root",
+                path.display(),
+                meta.uid(),
+                meta.gid()
+            ))
+            .with_hint(format!(
+                "share a folder of an unprivileged user: chown USER:GROUP {}",
+                shell_word(&path.to_string_lossy())
+            )));
+        }
         let shared = Self {
             dir,
             uid: meta.uid(),
             gid: meta.gid(),
         };
-        if shared.idmap().is_some() {
-            shared.check_mappable(path)?;
-        }
+        shared.check_mappable(path)?;
         Ok(shared)
     }
 
@@ -266,14 +291,11 @@ impl SharedFolder {
         ))
     }
 
-    /// What the instance's root writes there belongs to the folder's owner: its id map puts
-    /// root on that owner (`raw.idmap`). A folder of root's is shared idmapped instead
-    /// (`shift=true`): root writes as root, no more than the owner may.
-    fn idmap(&self) -> Option<(String, String)> {
-        (self.uid != 0).then(|| {
-            let map = format!("uid {} 0\ngid {} 0", self.uid, self.gid);
-            ("raw.idmap".to_owned(), map)
-        })
+    /// What the instance's root writes there belongs to the folder's owner (never root): its
+    /// id map puts root on that owner (`raw.idmap`).
+    fn idmap(&self) -> (String, String) {
+        let map = format!("uid {} 0\ngid {} 0", self.uid, self.gid);
+        ("raw.idmap".to_owned(), map)
     }
 }
 
@@ -418,18 +440,17 @@ fn taken_error(name: &str, projects: &str) -> Error {
 fn create(incus: &Incus, plan: &Plan, name: &str, watchdog: &mut Watchdog) -> Result<Disposable> {
     let at = plan.place(name);
     watchdog.watch(&at, &plan.token)?;
-    match &plan.source {
-        Source::Image(image) => {
-            incus.create(&at, Origin::Image(image), &plan.instance_options())?
-        }
-        Source::Golden(golden, _) => pristine::copy(incus, golden, &at, &plan.instance_options())?,
-    }
+    let made = match &plan.source {
+        Source::Image(image) => incus.create(&at, Origin::Image(image), &plan.instance_options()),
+        Source::Golden(golden, _) => pristine::copy(incus, golden, &at, &plan.instance_options()),
+    };
+    watchdog.created();
+    made?;
     let mut disposable = Disposable::new(incus, at);
     disposable.uuid = Some(incus.uuid(&disposable.at)?);
     if let Some((mount, shared)) = plan.cli.mount.as_ref().zip(plan.shared.as_ref()) {
         let source = shared.source();
-        let shift = shared.idmap().is_none();
-        incus.share_folder(&disposable.at, MOUNT_DEVICE, &source, &mount.path, shift)?;
+        incus.share_folder(&disposable.at, MOUNT_DEVICE, &source, &mount.path)?;
     }
     incus.start(&disposable.at)?;
     Ok(disposable)

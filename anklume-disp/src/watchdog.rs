@@ -2,10 +2,13 @@
 //! should anklume-disp die without doing so (SIGKILL, the OOM killer).
 //!
 //! anklume-disp holds the write end of a pipe whose read end is the watchdog's stdin, and tells
-//! it which instance to watch before creating it. The kernel closes that pipe whatever kills
-//! anklume-disp: an end of input without the final `done` line means it died, and the
-//! watchdog destroys the instance — recognised by the random token recorded on it at its
-//! creation, then by its uuid, never by its name alone.
+//! it which instance to watch before creating it (`watch`), when the creation has returned
+//! (`created`), and when the instance was destroyed or deliberately kept (`done`). The kernel
+//! closes that pipe whatever kills anklume-disp: an end of input without `done` means the
+//! instance may be left, and the watchdog destroys it — recognised by the random token
+//! recorded on it at its creation, then by its uuid, never by its name alone. Before `created`,
+//! the creation may still be under way (`incus create` outlives us): the instance is waited
+//! for.
 
 use std::io::{self, BufRead, Write};
 use std::os::unix::process::CommandExt;
@@ -19,11 +22,12 @@ use anklume_common::{Error, Incus, Located, Result};
 
 /// The configuration key holding the disposable's token.
 pub const TOKEN_KEY: &str = "user.anklume.disposable";
-/// How long the watchdog waits for an instance whose creation was under way.
-const CREATION_WAIT: Duration = Duration::from_secs(30);
+/// How long the watchdog waits for an instance whose creation was under way (an image may
+/// have to be downloaded first), or tries to destroy one while Incus fails.
+const CREATION_WAIT: Duration = Duration::from_secs(600);
 
-/// anklume-disp's side: the pipe to the watchdog. Dropping it says `done`; only a process
-/// that dies without unwinding leaves the watchdog to act.
+/// anklume-disp's side: the pipe to the watchdog. Dropped without [`Watchdog::done`] (an
+/// error, a destroy that failed), it leaves the watchdog to check and act.
 pub struct Watchdog {
     pipe: Option<ChildStdin>,
 }
@@ -54,6 +58,17 @@ impl Watchdog {
             .map_err(|e| Error::io("cannot reach the watchdog", e))
     }
 
+    /// The creation has returned, whether it made the instance or not.
+    pub fn created(&mut self) {
+        // A watchdog already gone has nothing left to do.
+        let _ = self.send("created\n");
+    }
+
+    /// The instance was destroyed, or kept on purpose: the watchdog leaves.
+    pub fn done(mut self) {
+        let _ = self.send("done\n");
+    }
+
     fn send(&mut self, line: &str) -> io::Result<()> {
         match &mut self.pipe {
             Some(pipe) => pipe.write_all(line.as_bytes()).and_then(|()| pipe.flush()),
@@ -62,23 +77,18 @@ impl Watchdog {
     }
 }
 
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        // A watchdog already gone has nothing left to do.
-        let _ = self.send("done\n");
-    }
-}
-
 /// The watchdog's side (`--watch`): reads what to watch until `done`, or acts at an end of
 /// input without it.
 pub fn run() -> Result<u8> {
     ignore_hangup()?;
     let mut watched: Option<(Located, String)> = None;
+    let mut created = false;
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
             ["done"] => return Ok(0),
+            ["created"] => created = true,
             ["watch", project, name, token] => {
                 let at = Located {
                     remote: None,
@@ -86,18 +96,20 @@ pub fn run() -> Result<u8> {
                     name: (*name).to_owned(),
                 };
                 watched = Some((at, (*token).to_owned()));
+                created = false;
             }
             _ => (),
         }
     }
     if let Some((at, token)) = watched {
-        destroy_orphan(&Incus::from_env().uninterruptible(), &at, &token);
+        destroy_orphan(&Incus::from_env().uninterruptible(), &at, &token, !created);
     }
     Ok(0)
 }
 
-/// Destroys `at` if it carries `token`, waiting a while for a creation that was under way.
-fn destroy_orphan(incus: &Incus, at: &Located, token: &str) {
+/// Destroys `at` if it carries `token`; with `under_way`, waits for a creation that may still
+/// make it. Failures of Incus are tried again until the deadline.
+fn destroy_orphan(incus: &Incus, at: &Located, token: &str, under_way: bool) {
     let deadline = Instant::now() + CREATION_WAIT;
     while Instant::now() < deadline {
         match incus.instance(at) {
@@ -110,7 +122,9 @@ fn destroy_orphan(incus: &Incus, at: &Located, token: &str) {
             }
             // A namesake: not ours.
             Ok(_) => return,
-            // Not there (yet): its creation may still be under way.
+            // Gone, and no creation under way: nothing left to do.
+            Err(error) if error.is_not_found() && !under_way => return,
+            // Not there yet, or Incus failed: tried again.
             Err(_) => (),
         }
         thread::sleep(Duration::from_millis(200));

@@ -389,6 +389,10 @@ fn mount_shares_a_host_folder_and_runs_the_command_there() {
     let shared = ScratchDir::new("disp-shared");
     shared.write("input.txt", "from the host\n");
     let mount = shared.path().to_str().unwrap().to_owned();
+    // A folder of root's is refused: what the instance writes there would be root's.
+    let out = run_tool(disp_in(&project, &cwd).args(["--mount", &mount, "--", "pwd"]));
+    assert_failed_saying(&out, "it belongs to root");
+    std::os::unix::fs::chown(shared.path(), Some(1000), Some(1000)).unwrap();
     let out = run_tool(disp_in(&project, &cwd).args([
         "-q",
         "--mount",
@@ -536,6 +540,8 @@ fn contradictory_options_are_usage_errors() {
         vec!["--name", "9bad"],
         vec!["--mount", "/srv:relative"],
         vec!["--image=--empty", "--cmd", "true"],
+        vec!["--mount", "/srv", "--no-attach"],
+        vec!["--mount", "/srv", "--vm", "--cmd", "true"],
         vec!["--image", "", "--cmd", "true"],
     ] {
         let out = run_tool(disp(&cwd).args(&args));

@@ -74,11 +74,8 @@ impl Clones {
                 Err(e) if e.is(Fault::AlreadyExists) || source.unchanged() => {
                     return Err(self.undone(e));
                 }
-                // `pristine` moved under the copy: whatever it left is ours to remove.
-                Err(_) => {
-                    self.made.push((clone, None));
-                    return Ok(false);
-                }
+                // `pristine` moved under the copy, which left nothing: made again.
+                Err(_) => return Ok(false),
             }
         }
         Ok(source.unchanged())

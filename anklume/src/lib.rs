@@ -127,10 +127,10 @@ pub fn parse_from(
     // clap takes a `--` right after the tool's name (argv[1], as anklume has no options that
     // take a value) as its own end of options and drops it; `anklume disp -- make` must reach
     // anklume-disp as `-- make`.
-    if argv.get(2).is_some_and(|word| word == "--") {
-        if let Some(args) = cli.tool.args_mut() {
-            args.insert(0, "--".into());
-        }
+    if argv.get(2).is_some_and(|word| word == "--")
+        && let Some(args) = cli.tool.args_mut()
+    {
+        args.insert(0, "--".into());
     }
     Ok(cli)
 }

@@ -1,7 +1,6 @@
 //! anklume-disp, the real binary against the real Incus daemon.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -674,14 +673,10 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     };
     let cwd = ScratchDir::new("disp-wrapper");
     let log = cwd.path().join("calls.log");
-    let wrapper = cwd.write(
+    let wrapper = cwd.incus_wrapper(
         "incus-wrapper",
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec incus \"$@\"\n",
-            log.display()
-        ),
+        &format!("*) printf '%s\\n' \"$*\" >> '{}';;", log.display()),
     );
-    std::fs::set_permissions(&wrapper, PermissionsExt::from_mode(0o755)).unwrap();
 
     let out = run_tool(
         disp_in(&project, &cwd)
@@ -842,14 +837,13 @@ fn the_ttl_reaper_tries_again_until_the_instance_is_destroyed() {
     };
     let cwd = ScratchDir::new("disp-ttl-retry");
     let flag = cwd.path().join("refuse");
-    let wrapper = cwd.write(
+    let wrapper = cwd.incus_wrapper(
         "incus-refusing",
         &format!(
-            "#!/bin/sh\ncase \"$*\" in 'query '*) if [ -e '{}' ]; then echo 'Error: injected' >&2; exit 1; fi;; esac\nexec incus \"$@\"\n",
+            "'query '*) if [ -e '{}' ]; then echo 'Error: injected' >&2; exit 1; fi;;",
             flag.display()
         ),
     );
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = run_tool(
         disp_in(&project, &cwd)
             .env("ANKLUME_INCUS", &wrapper)

@@ -277,7 +277,6 @@ fn a_setuid_payload_written_through_a_mount_is_not_setuid_root() {
 /// still sees and writes the folder it was given, never the link's target.
 #[test]
 fn a_mount_folder_swapped_for_a_link_at_the_last_moment_exposes_nothing() {
-    use std::os::unix::fs::PermissionsExt;
     let Some(project) = TestProject::new("fault-swap") else {
         return;
     };
@@ -290,16 +289,15 @@ fn a_mount_folder_swapped_for_a_link_at_the_last_moment_exposes_nothing() {
     std::fs::create_dir(&secret).unwrap();
     std::fs::write(secret.join("key"), "SECRET\n").unwrap();
     let moved = cwd.path().join("share.moved");
-    let wrapper = cwd.write(
+    let wrapper = cwd.incus_wrapper(
         "incus-swapping",
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *'device add'*) mv '{share}' '{moved}' && ln -s '{secret}' '{share}';; esac\nexec incus \"$@\"\n",
+            "*'device add'*) mv '{share}' '{moved}' && ln -s '{secret}' '{share}';;",
             share = share.display(),
             moved = moved.display(),
             secret = secret.display(),
         ),
     );
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = run_tool(
         disp_in(&project, &cwd)
             .env("ANKLUME_INCUS", &wrapper)

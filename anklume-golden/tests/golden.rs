@@ -538,18 +538,13 @@ fn a_derive_failing_on_its_last_clone_keeps_none() {
     let clones: Vec<String> = (0..3).map(|i| unique_name(&format!("u{i}"))).collect();
     let cwd = ScratchDir::new("golden-undo");
     // An incus that refuses the copy of the last clone.
-    let wrapper = cwd.write(
+    let wrapper = cwd.incus_wrapper(
         "incus-failing",
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *'pristine {} '*) echo 'Error: injected failure' >&2; exit 1;; esac\nexec incus \"$@\"\n",
+            "*'pristine {} '*) echo 'Error: injected failure' >&2; exit 1;;",
             clones[2]
         ),
     );
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let mut args = vec!["derive", template.as_str()];
     args.extend(clones.iter().map(String::as_str));
     let out = run_tool(
@@ -567,18 +562,13 @@ fn a_derive_failing_on_its_last_clone_keeps_none() {
     assert_eq!(text(&out.stdout), "");
     assert_eq!(project.instances(), std::slice::from_ref(&template));
     // A start that fails, with --start: none kept either.
-    let refusing = cwd.write(
+    let refusing = cwd.incus_wrapper(
         "incus-not-starting",
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *'start {} '*|*'start {}') echo 'Error: injected start failure' >&2; exit 1;; esac\nexec incus \"$@\"\n",
+            "*'start {} '*|*'start {}') echo 'Error: injected start failure' >&2; exit 1;;",
             clones[1], clones[1]
         ),
     );
-    std::fs::set_permissions(
-        &refusing,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let mut started = args.clone();
     started.push("--start");
     let out = run_tool(
@@ -628,18 +618,13 @@ fn create_fails_when_the_instance_was_started_during_the_snapshot() {
     project.golden(&template, "echo old > /root/marker");
     let before = instance(&project, &template)["snapshots"][0]["created_at"].clone();
     let cwd = ScratchDir::new("golden-started");
-    let wrapper = cwd.write(
+    let wrapper = cwd.incus_wrapper(
         "incus-starting",
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *'snapshot create'*) incus start --project '{}' '{template}';; esac\nexec incus \"$@\"\n",
+            "*'snapshot create'*) incus start --project '{}' '{template}';;",
             project.name()
         ),
     );
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let out = run_tool(
         Command::new(GOLDEN)
             .args(["create", &template])

@@ -305,6 +305,17 @@ impl ScratchDir {
         std::fs::write(&path, text).unwrap();
         path
     }
+
+    /// An `incus` to give the tools through `ANKLUME_INCUS`: a shell script that first runs
+    /// `arm`, a `case "$*" in` arm (`PATTERN) COMMANDS;;`) that can fail a call or change the
+    /// world at the moment it is made, then runs the real `incus`.
+    pub fn incus_wrapper(&self, name: &str, arm: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let script = format!("#!/bin/sh\ncase \"$*\" in\n{arm}\nesac\nexec incus \"$@\"\n");
+        let path = self.write(name, &script);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
 }
 
 impl Drop for ScratchDir {

@@ -110,15 +110,19 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s h -l help -d 'Print help'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -s V -l version -d 'Print version'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "create" -d 'Back INSTANCE up into DIR (or stdout), encrypted to each --gpg recipient or a passphrase'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "restore" -d 'Restore a backup (plain or encrypted, recognised by content) as an instance'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "verify" -d 'Check that a backup is intact (decryption, compression, archive, index) and describe it'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list" -f -a "list" -d 'List the backups in DIR'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "create" -d 'Back INSTANCE up into DIR (or stdout), encrypted to each --gpg recipient or a passphrase'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "restore" -d 'Restore a backup (plain or encrypted, recognised by content) as an instance'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "verify" -d 'Check that a backup is intact (decryption, compression, archive, index) and describe it'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "list" -d 'List the backups in DIR, or the snapshots of a repository'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "init" -d 'Create a repository (restic\'s format) whose random key is sealed to --gpg recipients'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "key" -d 'Print a repository\'s unsealed password, or change who may open it (add/remove)'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "prune" -d 'Forget the snapshots a retention policy does not keep, and free the space they held'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s o -l output -d 'Directory of the backup file, created 0700 if missing; `-` writes to stdout' -r -F
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l compression -d 'Compression of the archive, done by Incus' -r -f -a "zstd\t''
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s o -l output -d 'Directory of the backup file, created 0700 if missing; `-` writes to stdout [default: backups]' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l repo -d 'Back up into a new snapshot of this repository instead of a file (restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL) [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l compression -d 'Compression of the archive, done by Incus [default: zstd]' -r -f -a "zstd\t''
 gzip\t''
 xz\t''
 none\t''"
@@ -126,7 +130,8 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l recipient-file -d 'OpenPGP certificates to encrypt to (all of them, unless --gpg picks some); repeatable' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l passphrase-file -d 'Encrypt with the passphrase in FILE (its first line), instead of or as well as keys' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l sign-with -d 'Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG agent [default: the first --gpg recipient whose secret key is at hand]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected); repeatable' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected), or to open the --repo repository\'s key with; repeatable' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l signer -d 'With --repo: trust a sealed key signed by this certificate (a file, or the full fingerprint of one of your GnuPG keyring); repeatable [default: the key that opens it]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l force -d 'Replace a backup file of the same name'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l instance-only -d 'Leave the instance\'s snapshots out'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l unsigned -d 'Write an encrypted backup without a signature, on purpose (restore then needs --allow-unsigned)'
@@ -135,7 +140,8 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l file -d 'The backup file (same as FILE)' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l name -d 'Name of the restored instance, on that Incus remote if REMOTE: is given [default: the name recorded in the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l remote -d 'Restore on this Incus remote (`incus remote list`), keeping the name [default: the client\'s default remote]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l project -d 'Project to restore into' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l project -d 'Project to restore into [default: the snapshot\'s project if it exists, else default]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l repo -d 'Restore a snapshot of this repository [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
@@ -144,11 +150,51 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'No progress line'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l repo -d 'Check this repository instead [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l read-data -d 'With --repo: re-read and authenticate every byte of data, not only the structure'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Errors only'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l repo -d 'List the snapshots of this repository [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l gpg -d 'Seal the repository\'s key to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l recipient-file -d 'OpenPGP certificates to seal the key to (all of them, unless --gpg picks some)' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l sign-with -d 'Sign the sealed key with this key [default: the first --gpg recipient whose secret key is at hand]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected); repeatable' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l unsigned -d 'Seal the key without a signature, on purpose (opening it then needs --allow-unsigned)'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Errors only'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -f -a "add" -d 'Seal a new key to the current recipients and these (nothing else is rewritten)'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -f -a "remove" -d 'Seal a new key to the current recipients but these; the old key opens nothing any more'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l instance -d 'Only the snapshots of this instance' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-last -d 'Keep the N latest snapshots (of each instance)' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-hourly -d 'Keep the latest snapshot of each of the N last hours with one' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-daily -d 'Keep the latest snapshot of each of the N last days with one' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-weekly -d 'Keep the latest snapshot of each of the N last weeks with one' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-monthly -d 'Keep the latest snapshot of each of the N last months with one' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l keep-yearly -d 'Keep the latest snapshot of each of the N last years with one' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l dry-run -d 'List what would be forgotten (IDs on stdout), change nothing'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l instant -d 'Delete unused data at once, not after a day (only when nothing else writes to the repository meanwhile)'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Errors only'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'

@@ -27,8 +27,126 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check that a backup is intact (decryption, compression, archive, index) and describe it
     Verify(VerifyArgs),
-    /// List the backups in DIR
+    /// List the backups in DIR, or the snapshots of a repository
     List(ListArgs),
+    /// Create a repository (restic's format) whose random key is sealed to --gpg recipients
+    Init(InitArgs),
+    /// Print a repository's unsealed password, or change who may open it (add/remove)
+    Key(KeyCmdArgs),
+    /// Forget the snapshots a retention policy does not keep, and free the space they held
+    Prune(PruneArgs),
+}
+
+/// A repository (`--repo`): a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL.
+const REPO_HELP: &str = "Repository in restic's format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_name = "LOCATION", help = REPO_HELP)]
+    pub repo: Option<String>,
+    /// Seal the repository's key to this OpenPGP certificate (fingerprint, key ID or e-mail),
+    /// looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable
+    #[arg(
+        long = "gpg",
+        value_name = "ID",
+        required_unless_present = "recipient_file"
+    )]
+    pub recipients: Vec<String>,
+    /// OpenPGP certificates to seal the key to (all of them, unless --gpg picks some)
+    #[arg(long, value_name = "FILE")]
+    pub recipient_file: Vec<PathBuf>,
+    /// Sign the sealed key with this key [default: the first --gpg recipient whose secret key
+    /// is at hand]
+    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    pub sign_with: Option<String>,
+    /// Secret key to sign with (armored or binary, not passphrase-protected); repeatable
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Vec<PathBuf>,
+    /// Seal the key without a signature, on purpose (opening it then needs --allow-unsigned)
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Errors only
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = false)]
+pub struct KeyCmdArgs {
+    #[command(subcommand)]
+    pub action: Option<KeyAction>,
+    #[arg(long, value_name = "LOCATION", help = REPO_HELP)]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Seal a new key to the current recipients and these (nothing else is rewritten)
+    Add(KeyChange),
+    /// Seal a new key to the current recipients but these; the old key opens nothing any more
+    Remove(KeyChange),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyChange {
+    /// The certificate to add or remove (fingerprint, key ID or e-mail); repeatable
+    #[arg(long = "gpg", value_name = "ID", required = true)]
+    pub recipients: Vec<String>,
+    #[arg(long, value_name = "LOCATION", help = REPO_HELP)]
+    pub repo: Option<String>,
+    /// OpenPGP certificates of recipients that are not in your GnuPG keyring
+    #[arg(long, value_name = "FILE")]
+    pub recipient_file: Vec<PathBuf>,
+    /// Sign the new sealed key with this key [default: the first recipient whose secret key
+    /// is at hand]
+    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    pub sign_with: Option<String>,
+    /// Seal it without a signature, on purpose
+    #[arg(long)]
+    pub unsigned: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[arg(long, value_name = "LOCATION", help = REPO_HELP)]
+    pub repo: Option<String>,
+    /// Only the snapshots of this instance
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Keep the N latest snapshots (of each instance)
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the latest snapshot of each of the N last hours with one
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// Keep the latest snapshot of each of the N last days with one
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the latest snapshot of each of the N last weeks with one
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the latest snapshot of each of the N last months with one
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep the latest snapshot of each of the N last years with one
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// List what would be forgotten (IDs on stdout), change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete unused data at once, not after a day (only when nothing else writes to the
+    /// repository meanwhile)
+    #[arg(long)]
+    pub instant: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Errors only
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -40,8 +158,13 @@ pub struct CreateArgs {
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
     /// Directory of the backup file, created 0700 if missing; `-` writes to stdout
-    #[arg(short, long, value_name = "DIR", default_value = "backups")]
-    pub output: PathBuf,
+    /// [default: backups]
+    #[arg(short, long, value_name = "DIR", conflicts_with = "repo")]
+    pub output: Option<PathBuf>,
+    /// Back up into a new snapshot of this repository instead of a file (restic's format:
+    /// a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL) [env: ANKLUME_BACKUP_REPO]
+    #[arg(long, value_name = "LOCATION")]
+    pub repo: Option<String>,
     /// Replace a backup file of the same name
     #[arg(long)]
     pub force: bool,
@@ -49,8 +172,9 @@ pub struct CreateArgs {
     #[arg(long)]
     pub instance_only: bool,
     /// Compression of the archive, done by Incus
-    #[arg(long, value_name = "ALGORITHM", value_enum, default_value_t = Compression::Zstd)]
-    pub compression: Compression,
+    /// [default: zstd]
+    #[arg(long, value_name = "ALGORITHM", value_enum)]
+    pub compression: Option<Compression>,
     /// Encrypt to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the
     /// --recipient-file certificates, then in your GnuPG keyring; repeatable
     #[arg(long = "gpg", visible_alias = "gpg-recipient", value_name = "ID")]
@@ -65,13 +189,18 @@ pub struct CreateArgs {
     /// agent [default: the first --gpg recipient whose secret key is at hand]
     #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
     pub sign_with: Option<String>,
-    /// Secret key to sign with (armored or binary, not passphrase-protected); repeatable
+    /// Secret key to sign with (armored or binary, not passphrase-protected), or to open the
+    /// --repo repository's key with; repeatable
     #[arg(long, value_name = "FILE")]
     pub key_file: Vec<PathBuf>,
     /// Write an encrypted backup without a signature, on purpose (restore then needs
     /// --allow-unsigned)
     #[arg(long)]
     pub unsigned: bool,
+    /// With --repo: trust a sealed key signed by this certificate (a file, or the full
+    /// fingerprint of one of your GnuPG keyring); repeatable [default: the key that opens it]
+    #[arg(long, value_name = "FINGERPRINT|FILE")]
+    pub signer: Vec<String>,
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
@@ -80,8 +209,9 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["file", "file_positional"]))]
 pub struct RestoreArgs {
-    /// The backup file; `-` reads stdin
-    #[arg(value_name = "FILE")]
+    /// The backup file (`-` reads stdin); with --repo, INSTANCE (its latest snapshot),
+    /// INSTANCE@SNAPSHOT or @SNAPSHOT
+    #[arg(value_name = "FILE|INSTANCE[@SNAPSHOT]")]
     pub file_positional: Option<PathBuf>,
     /// The backup file (same as FILE)
     #[arg(long, value_name = "FILE", conflicts_with = "file_positional")]
@@ -94,9 +224,12 @@ pub struct RestoreArgs {
     /// client's default remote]
     #[arg(long, value_name = "REMOTE", value_parser = remote_name)]
     pub remote: Option<String>,
-    /// Project to restore into
-    #[arg(long, value_name = "P", default_value = "default", value_parser = project_name)]
-    pub project: String,
+    /// Project to restore into [default: the snapshot's project if it exists, else default]
+    #[arg(long, value_name = "P", value_parser = project_name)]
+    pub project: Option<String>,
+    /// Restore a snapshot of this repository [env: ANKLUME_BACKUP_REPO]
+    #[arg(long, value_name = "LOCATION", conflicts_with = "file")]
+    pub repo: Option<String>,
     /// Storage pool of the restored instance [default: the one recorded, else the profile's]
     #[arg(long, value_name = "POOL")]
     pub storage: Option<String>,
@@ -120,10 +253,20 @@ impl RestoreArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").args(["file", "repo"]))]
 pub struct VerifyArgs {
     /// The backup file; `-` reads stdin
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    /// Check this repository instead [env: ANKLUME_BACKUP_REPO]
+    #[arg(long, value_name = "LOCATION")]
+    pub repo: Option<String>,
+    /// With --repo: re-read and authenticate every byte of data, not only the structure
+    #[arg(long, conflicts_with = "file")]
+    pub read_data: bool,
+    /// Errors only
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -149,9 +292,14 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// The directory of backups
-    #[arg(value_name = "DIR", default_value = "backups")]
-    pub dir: PathBuf,
+    /// The directory of backups [default: backups]
+    #[arg(value_name = "DIR", conflicts_with = "repo")]
+    pub dir: Option<PathBuf>,
+    /// List the snapshots of this repository [env: ANKLUME_BACKUP_REPO]
+    #[arg(long, value_name = "LOCATION")]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -225,8 +373,8 @@ mod tests {
         };
         assert_eq!(args.instance.name, "web");
         assert_eq!(args.recipients, ["alice@example.org", "RECOVERY"]);
-        assert_eq!(args.output, PathBuf::from("-"));
-        assert_eq!(args.compression, Compression::Gzip);
+        assert_eq!(args.output, Some(PathBuf::from("-")));
+        assert_eq!(args.compression, Some(Compression::Gzip));
     }
 
     #[test]

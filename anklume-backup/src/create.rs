@@ -18,6 +18,12 @@ use crate::{crypto, read_passphrase, warn_if_exposed};
 use zeroize::Zeroizing;
 
 pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
+    if !args.signer.is_empty() {
+        return Err(
+            Error::usage("--signer applies to --repo, not to backup files")
+                .with_hint("a backup file is signed with --sign-with"),
+        );
+    }
     let located = session
         .resolver
         .locate(&args.instance, args.project.as_deref())?;
@@ -27,10 +33,11 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let file_name = format!(
         "{}-{stamp}.{}{}",
         located.name,
-        args.compression.extension(),
+        compression(args).extension(),
         if sealing.encrypts() { ".gpg" } else { "" }
     );
-    let target = Target::open(&args.output, &file_name, args.force)?;
+    let output = args.output.clone().unwrap_or_else(|| "backups".into());
+    let target = Target::open(&output, &file_name, args.force)?;
     let incus = session.incus().uninterruptible();
     let before = incus.backups(&located)?;
     let exported = export_into(session, &located, args, &sealing, &target)
@@ -43,21 +50,24 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         }
     };
     let what = sealing.describe();
-    match target.commit()? {
-        Some(path) => {
-            eprintln!(
-                "anklume-backup: backed up {located} to {} ({}, {what})",
-                path.display(),
-                human_size(bytes)
-            );
-            println!("{}", path.display());
-        }
-        None => eprintln!(
-            "anklume-backup: backed up {located} to stdout ({}, {what})",
+    let saved = target.commit()?;
+    let place = saved
+        .as_ref()
+        .map_or("stdout".to_owned(), |path| path.display().to_string());
+    if !args.quiet {
+        eprintln!(
+            "anklume-backup: backed up {located} to {place} ({}, {what})",
             human_size(bytes)
-        ),
+        );
+    }
+    if let Some(path) = saved {
+        println!("{}", path.display());
     }
     Ok(())
+}
+
+fn compression(args: &CreateArgs) -> crate::Compression {
+    args.compression.unwrap_or(crate::Compression::Zstd)
 }
 
 /// Who may open the backup: certificates and a passphrase (neither: not encrypted); and
@@ -154,7 +164,7 @@ fn export_into(
     target: &Target,
 ) -> Result<u64> {
     let export = Export {
-        compression: args.compression.incus_name(),
+        compression: compression(args).incus_name(),
         instance_only: args.instance_only,
     };
     let mut export = session.incus().export(located, export)?;

@@ -16,7 +16,8 @@ use crate::{Keys, crypto, open_input, unauthenticated};
 
 pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
     let keys = Keys::new(&args.keys)?;
-    let (plain, verdict) = open_input(&args.file, interrupt, &keys)?;
+    let file = args.file.clone().unwrap_or_else(|| "-".into());
+    let (plain, verdict) = open_input(&file, interrupt, &keys)?;
     let encrypted = verdict.is_some();
     let damaged = |encrypted: bool, why: &str| match verdict.as_ref().and_then(Verdict::refusal) {
         Some(refused) => unauthenticated(refused),
@@ -108,8 +109,9 @@ struct Listed {
 }
 
 pub fn list(args: &ListArgs) -> Result<()> {
-    let entries = fs::read_dir(&args.dir).map_err(|e| {
-        Error::io(format!("cannot list {}", args.dir.display()), e)
+    let dir = args.dir.clone().unwrap_or_else(|| "backups".into());
+    let entries = fs::read_dir(&dir).map_err(|e| {
+        Error::io(format!("cannot list {}", dir.display()), e)
             .with_hint("name the directory of your backups: anklume-backup list DIR")
     })?;
     // Links are followed: a link to a backup is listed, a broken one is an unreadable row.
@@ -123,7 +125,7 @@ pub fn list(args: &ListArgs) -> Result<()> {
     // A file that cannot be read is a row saying why; the others are still listed.
     let listed: Vec<Listed> = names
         .iter()
-        .filter_map(|name| describe(&args.dir, name))
+        .filter_map(|name| describe(&dir, name))
         .collect();
     match args.format {
         Format::Json => {
@@ -138,7 +140,7 @@ pub fn list(args: &ListArgs) -> Result<()> {
         n => Err(Error::failure(format!(
             "{n} of the {} backups in {} could not be read: see the rows marked unreadable",
             listed.len(),
-            args.dir.display()
+            dir.display()
         ))),
     }
 }

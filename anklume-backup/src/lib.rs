@@ -10,6 +10,7 @@ mod cli;
 mod create;
 pub mod crypto;
 mod inspect;
+mod repo;
 mod restore;
 pub mod sign;
 
@@ -31,13 +32,74 @@ pub use cli::{
 pub fn run(cli: &Cli) -> Result<u8> {
     let session = Session::start()?;
     let done = match &cli.command {
-        Command::Create(args) => create::create(&session, args),
-        Command::Restore(args) => restore::restore(&session, args),
-        Command::Verify(args) => inspect::verify(&session.interrupt, args),
-        Command::List(args) => inspect::list(args),
+        Command::Create(args) => match args.output.is_none() {
+            true => match repo::location_of(args.repo.as_deref())? {
+                Some(location) => create_in_repo(&session, args, &location),
+                None => create::create(&session, args),
+            },
+            false => create::create(&session, args),
+        },
+        Command::Restore(args) => match args.file.is_none() {
+            true => match repo::location_of(args.repo.as_deref())? {
+                Some(location) => repo::restore(&session, args, &location),
+                None => restore::restore(&session, args),
+            },
+            false => restore::restore(&session, args),
+        },
+        Command::Verify(args) => match &args.file {
+            Some(_) => inspect::verify(&session.interrupt, args),
+            None => repo::required_location(args.repo.as_deref()).and_then(|location| {
+                repo::verify(
+                    &location,
+                    &Keys::new(&args.keys)?,
+                    args.read_data,
+                    args.quiet,
+                )
+            }),
+        },
+        Command::List(args) => match &args.dir {
+            Some(_) => inspect::list(args),
+            None => match repo::location_of(args.repo.as_deref())? {
+                Some(location) => repo::list(&location, &Keys::new(&args.keys)?, args.format),
+                None => inspect::list(args),
+            },
+        },
+        Command::Init(args) => repo::init(args),
+        Command::Key(args) => repo::key(args),
+        Command::Prune(args) => repo::required_location(args.repo.as_deref())
+            .and_then(|location| repo::prune(args, &location)),
     };
     session.conclude(done)?;
     Ok(0)
+}
+
+/// `create --repo`: the options of file backups that choose recipients and signer do not
+/// apply (the repository's key was sealed by init and key add).
+fn create_in_repo(session: &Session, args: &CreateArgs, location: &repo::Location) -> Result<()> {
+    let sealing = [
+        (!args.recipients.is_empty(), "--gpg"),
+        (!args.recipient_file.is_empty(), "--recipient-file"),
+        (args.passphrase_file.is_some(), "--passphrase-file"),
+        (args.sign_with.is_some(), "--sign-with"),
+        (args.unsigned, "--unsigned"),
+        (args.force, "--force"),
+        (args.compression.is_some(), "--compression"),
+    ];
+    if let Some((_, option)) = sealing.iter().find(|(given, _)| *given) {
+        return Err(Error::usage(format!("{option} applies to backup files, not to --repo"))
+            .with_hint("a repository's recipients are set by anklume-backup init and key add; its data is compressed by the repository"));
+    }
+    let signers = sign::trusted_signers(&args.signer).map_err(|e| Error::failure(e.to_string()))?;
+    let keys = Keys {
+        key_files: args.key_file.clone(),
+        passphrase: None,
+        trust: Trust {
+            signers,
+            allow_unsigned: false,
+        },
+        signers_given: !args.signer.is_empty(),
+    };
+    repo::create(session, args, location, &keys)
 }
 
 /// What may open an encrypted backup, and whose signature is trusted.

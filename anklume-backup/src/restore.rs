@@ -22,16 +22,54 @@ use crate::{Keys, open_input, unauthenticated};
 /// How much of the archive may be held while looking for its index (Incus writes it first).
 const INDEX_SEARCH_LIMIT: usize = 64 * 1024 * 1024;
 
+/// A backup's plain stream, and what is known of it before it is read.
+pub struct Source {
+    pub plain: Box<dyn Read + Send + Sync>,
+    /// The signature check of an encrypted backup file, decided once it is read whole.
+    pub verdict: Option<Verdict>,
+    /// The instance's name recorded beside the archive (a repository's snapshot tag).
+    pub name: Option<String>,
+    /// Its size, when known, for the progress line.
+    pub size: Option<u64>,
+    /// `the backup`, `snapshot 1a2b3c4d`: for messages.
+    pub what: String,
+}
+
 pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     let keys = Keys::new(&args.keys)?;
-    let remote = target_remote(args)?;
     let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys)?;
-    let (name, stream) = name_and_stream(plain, args)?;
+    let size = match args.input().as_os_str() == "-" || verdict.is_some() {
+        true => None,
+        false => std::fs::metadata(args.input()).ok().map(|m| m.len()),
+    };
+    let source = Source {
+        plain,
+        verdict,
+        name: None,
+        size,
+        what: "the backup".to_owned(),
+    };
+    let project = args.project.clone().unwrap_or_else(|| "default".to_owned());
+    restore_stream(session, source, args, project)
+}
+
+/// Restores `source` into `project`, as `--name`, else the name recorded, else the one in the
+/// archive's index.
+pub fn restore_stream(
+    session: &Session,
+    source: Source,
+    args: &RestoreArgs,
+    project: String,
+) -> Result<()> {
+    let remote = target_remote(args)?;
+    let (name, stream) = name_and_stream(source.plain, args, source.name)?;
     let wanted = Located {
         remote,
-        project: args.project.clone(),
+        project,
         name,
     };
+    let verdict = source.verdict;
+    let about = (source.size, source.what.as_str());
     let replace = must_replace(session, &wanted, args.force)?;
 
     // The import sees the end of its stream only once the whole backup was authenticated, so
@@ -48,7 +86,7 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         session,
         (&target, &wanted.name),
         stream,
-        verdict.as_ref(),
+        (verdict.as_ref(), about),
         args,
     ) {
         // Incus creates nothing from a refused or killed import. A temporary instance (its
@@ -66,22 +104,24 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     if replace {
         take_its_name(session, &target, &wanted.name)?;
     }
-    eprintln!(
-        "anklume-backup: restored {}{}",
-        place(&wanted),
-        if replace {
-            ", replacing the previous one"
-        } else {
-            ""
-        }
-    );
+    if !args.quiet {
+        eprintln!(
+            "anklume-backup: restored {}{}",
+            place(&wanted),
+            if replace {
+                ", replacing the previous one"
+            } else {
+                ""
+            }
+        );
+    }
     println!("{}", reference(&wanted));
     Ok(())
 }
 
 /// The remote to restore on: `--name REMOTE:NEW` or `--remote REMOTE`; `None` for the
 /// client's default remote.
-fn target_remote(args: &RestoreArgs) -> Result<Option<String>> {
+pub fn target_remote(args: &RestoreArgs) -> Result<Option<String>> {
     let named = args.name.as_ref().and_then(|name| name.remote.clone());
     match (named, &args.remote) {
         (Some(named), Some(remote)) if named != *remote => Err(Error::usage(format!(
@@ -117,6 +157,7 @@ fn temporary_name(session: &Session, at: &Located, tag: &str) -> Result<String> 
 fn name_and_stream(
     plain: Box<dyn Read + Send + Sync>,
     args: &RestoreArgs,
+    recorded: Option<String>,
 ) -> Result<(String, Box<dyn Read + Send>)> {
     let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
         .map_err(|e| Error::io("cannot read the backup", e))?;
@@ -125,8 +166,9 @@ fn name_and_stream(
         Some(packing) => Box::new(archive::Checked::new(plain, packing)),
         None => Box::new(plain),
     };
-    match (&args.name, packing) {
-        (Some(name), _) => Ok((name.name.clone(), plain)),
+    let given = args.name.as_ref().map(|n| n.name.clone()).or(recorded);
+    match (given, packing) {
+        (Some(name), _) => Ok((name, plain)),
         (None, Some(packing)) => {
             let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
             check_instance_name(&index.name).map_err(Error::failure)?;
@@ -167,14 +209,14 @@ fn import(
     session: &Session,
     (temporary, name): (&Located, &str),
     stream: Box<dyn Read + Send>,
-    verdict: Option<&Verdict>,
+    (verdict, (size, what)): (Option<&Verdict>, (Option<u64>, &str)),
     args: &RestoreArgs,
 ) -> Result<()> {
     // Written through the stream, never through its pipe taken out: dropped on any path (a
     // panic included), the import is killed before its input closes.
     let mut import = session.incus().import(temporary, args.storage.as_deref())?;
     let label = format!("restoring {name}");
-    let mut progress = Progress::new(label, None, args.quiet);
+    let mut progress = Progress::new(label, size, args.quiet);
     // Decrypted, authenticated and checked on a thread of its own, ahead of the upload.
     let mut stream = InterruptibleReader::spawn(stream, &session.interrupt);
     let interrupt = Some(&session.interrupt);
@@ -193,8 +235,10 @@ fn import(
         }
         Err(PumpError::Read(e)) => Some(match verdict.and_then(Verdict::refusal) {
             Some(why) => unauthenticated(format!("{why}; nothing was restored")),
-            None => damaged(verdict.is_some(), &e.to_string())
+            None if what == "the backup" => damaged(verdict.is_some(), &e.to_string())
                 .with_hint("nothing was restored; check the file with anklume-backup verify"),
+            None => Error::failure(format!("{what} is damaged: {e}"))
+                .with_hint("nothing was restored; check the repository with anklume-backup verify --repo LOCATION --read-data"),
         }),
         Err(PumpError::Interrupted(signal)) => Some(Error::interrupted(signal)),
     };

@@ -23,12 +23,15 @@ pub const MAN_SECTIONS: [&str; 10] = [
 pub fn command_words(command: &clap::Command) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut flags = BTreeSet::from(["--help".to_owned(), "--version".to_owned()]);
     let mut subcommands = BTreeSet::new();
-    collect(command, &mut flags, &mut subcommands);
+    collect(command, "", &mut flags, &mut subcommands);
     (flags, subcommands)
 }
 
+/// Collects the flags of `command` and its subcommands, each named by its path below the tool
+/// (`key add`), as a user types it.
 fn collect(
     command: &clap::Command,
+    path: &str,
     flags: &mut BTreeSet<String>,
     subcommands: &mut BTreeSet<String>,
 ) {
@@ -44,9 +47,10 @@ fn collect(
         .get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
     {
-        subcommands.insert(sub.get_name().to_owned());
-        subcommands.extend(sub.get_visible_aliases().map(str::to_owned));
-        collect(sub, flags, subcommands);
+        let name = format!("{path}{}", sub.get_name());
+        subcommands.insert(name.clone());
+        subcommands.extend(sub.get_visible_aliases().map(|a| format!("{path}{a}")));
+        collect(sub, &format!("{name} "), flags, subcommands);
     }
 }
 

@@ -1,0 +1,174 @@
+//! Repositories in restic's format (version 2, compressed), read and written by rustic_core:
+//! deduplicated, incremental backups that Debian's `restic` can read too.
+//!
+//! The repository's password is random and known to nobody: it is sealed (encrypted to the
+//! OpenPGP recipients and signed, as file backups are) inside the restic key file it opens, in
+//! a field restic ignores. So the sealed key lives in the repository's `keys/` folder whatever
+//! the location, and a new host with the repository and the OpenPGP secret key can restore.
+
+mod backup;
+mod commands;
+mod dump;
+pub mod location;
+mod maintain;
+mod seal;
+mod source;
+
+use std::sync::Arc;
+
+use anklume_common::{Error, Result};
+use rustic_core::{
+    Credentials, Id, OpenStatus, Repository, RepositoryBackends, RepositoryOptions, RusticError,
+    WriteBackend,
+};
+
+pub use backup::{create, restore};
+pub use commands::{init, key};
+pub use location::Location;
+pub use maintain::{list, prune, verify};
+
+use crate::Keys;
+use seal::Secret;
+
+/// The environment variable naming the repository when `--repo` is not given.
+pub const REPO_VARIABLE: &str = "ANKLUME_BACKUP_REPO";
+
+/// rustic's message, on one line (its errors carry guidance over several).
+fn rustic_message(error: &RusticError) -> String {
+    let text = error.to_string();
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("unknown error");
+    first.trim_end_matches('.').to_owned()
+}
+
+/// A rustic error while doing `what` on the repository at `location`.
+fn failed<'a>(what: &'a str, location: &'a Location) -> impl Fn(Box<RusticError>) -> Error + 'a {
+    move |e| {
+        Error::failure(format!(
+            "cannot {what} repository {}: {}",
+            location.given,
+            rustic_message(&e)
+        ))
+    }
+}
+
+/// An ID in full hex.
+fn hex(id: &Id) -> String {
+    id.to_hex().as_str().to_owned()
+}
+
+/// The 8 first hex digits of an ID, as restic shows them.
+fn short(id: &Id) -> String {
+    hex(id)[..8].to_owned()
+}
+
+/// No cache: rustic's cache would keep copies of the repository's metadata on this host.
+fn options() -> RepositoryOptions {
+    RepositoryOptions::default().no_cache(true)
+}
+
+/// A repository opened with its unsealed key.
+pub struct Opened {
+    pub location: Location,
+    pub repo: Repository<OpenStatus>,
+    pub backend: Arc<dyn WriteBackend>,
+    pub secret: Secret,
+    /// The key file whose sealed password opened it.
+    pub key_file: Id,
+}
+
+/// Opens the repository at `location` with the first of its sealed keys that `keys` unseal and
+/// whose signature they trust.
+pub fn open(location: &Location, keys: &Keys) -> Result<Opened> {
+    let backends = location.backends()?;
+    let backend = backends.repository();
+    let fresh = Repository::new(&options(), &backends).map_err(failed("open", location))?;
+    fresh
+        .config_id()
+        .map_err(failed("open", location))?
+        .ok_or_else(|| not_a_repository(location))?;
+    let sealed = seal::sealed_keys(&backend).map_err(failed("read the keys of", location))?;
+    if sealed.is_empty() {
+        return Err(Error::failure(format!(
+            "repository {} has no key sealed by anklume-backup",
+            location.given
+        ))
+        .with_hint(
+            "open it with restic and its password, or create one with anklume-backup init",
+        ));
+    }
+    let mut refusals = Vec::new();
+    for (key_file, armored) in sealed {
+        let secret = match seal::unseal(&armored, keys) {
+            Ok(secret) => secret,
+            Err(why) => {
+                refusals.push(why);
+                continue;
+            }
+        };
+        let repo = with_password(&backends, &secret.password, location)?;
+        if secret.repository != hex(&repo.config().id) {
+            refusals.push(format!(
+                "key {} was sealed for another repository",
+                short(&key_file)
+            ));
+            continue;
+        }
+        return Ok(Opened {
+            location: location.clone(),
+            repo,
+            backend,
+            secret,
+            key_file,
+        });
+    }
+    refusals.dedup();
+    Err(Error::failure(format!(
+        "cannot open repository {}: {}",
+        location.given,
+        refusals.join("; ")
+    ))
+    .with_hint("its key is sealed to the recipients given to init (or key add): use one of their secret keys, in your GnuPG agent or with --key-file"))
+}
+
+fn with_password(
+    backends: &RepositoryBackends,
+    password: &str,
+    location: &Location,
+) -> Result<Repository<OpenStatus>> {
+    Repository::new(&options(), backends)
+        .and_then(|repo| repo.open(&Credentials::password(password)))
+        .map_err(failed("open", location))
+}
+
+fn not_a_repository(location: &Location) -> Error {
+    Error::failure(format!(
+        "{} is not a repository (it has no config file)",
+        location.given
+    ))
+    .with_hint(format!(
+        "create it with anklume-backup init --repo {} --gpg ID",
+        anklume_common::error::shell_word(&location.given)
+    ))
+}
+
+/// The location: `--repo`, else `ANKLUME_BACKUP_REPO`.
+pub fn location_of(given: Option<&str>) -> Result<Option<Location>> {
+    let from_env = std::env::var(REPO_VARIABLE).ok().filter(|v| !v.is_empty());
+    given
+        .map(str::to_owned)
+        .or(from_env)
+        .map(|l| Location::parse(&l))
+        .transpose()
+}
+
+/// The location, required.
+pub fn required_location(given: Option<&str>) -> Result<Location> {
+    location_of(given)?.ok_or_else(|| {
+        Error::usage("no repository given")
+            .with_hint(format!("pass --repo LOCATION or set {REPO_VARIABLE}"))
+    })
+}

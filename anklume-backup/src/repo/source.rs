@@ -1,0 +1,118 @@
+//! `incus export`'s stream as the single file of a snapshot (rustic's `ReadSource`). Its end
+//! reaches rustic only once Incus said the export succeeded: a failed or killed export is a
+//! read error, so rustic never saves a snapshot of a truncated archive.
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anklume_common::progress::Progress;
+use anklume_common::{Interrupt, InterruptibleReader, Stream};
+use rustic_core::repofile::{Metadata, Node, NodeType};
+use rustic_core::{
+    ErrorKind, ReadSource, ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
+};
+
+/// The export, read once.
+pub struct ExportSource {
+    path: PathBuf,
+    reader: Mutex<Option<ExportReader>>,
+    error: Arc<Mutex<Option<anklume_common::Error>>>,
+}
+
+impl ExportSource {
+    /// `export` (whose stdout is still in it) as the file `path` of the snapshot.
+    pub fn new(
+        mut export: Stream,
+        path: PathBuf,
+        interrupt: &Interrupt,
+        progress: Progress,
+    ) -> Self {
+        let stdout = export.take_stdout();
+        let error = Arc::new(Mutex::new(None));
+        let reader = ExportReader {
+            stdout: stdout.map(|out| InterruptibleReader::spawn(out, interrupt)),
+            export: Some(export),
+            progress,
+            error: Arc::clone(&error),
+        };
+        Self {
+            path,
+            reader: Mutex::new(Some(reader)),
+            error,
+        }
+    }
+
+    /// Incus's own error, when the export failed: it says more than rustic's.
+    pub fn incus_error(&self) -> Option<anklume_common::Error> {
+        self.error.lock().ok()?.take()
+    }
+}
+
+pub struct Opener(Option<ExportReader>);
+
+impl ReadSourceOpen for Opener {
+    type Reader = ExportReader;
+
+    fn open(self) -> RusticResult<ExportReader> {
+        self.0
+            .ok_or_else(|| RusticError::new(ErrorKind::Internal, "the export was already read"))
+    }
+}
+
+impl ReadSource for ExportSource {
+    type Open = Opener;
+    type Iter = std::iter::Once<RusticResult<ReadSourceEntry<Opener>>>;
+
+    fn size(&self) -> RusticResult<Option<u64>> {
+        Ok(None)
+    }
+
+    fn entries(&self) -> Self::Iter {
+        let reader = self.reader.lock().ok().and_then(|mut r| r.take());
+        let name = self.path.file_name().unwrap_or(OsStr::new("export.tar"));
+        let meta = Metadata {
+            mode: Some(0o600),
+            mtime: Some(rustic_core::jiff::Timestamp::now()),
+            ..Metadata::default()
+        };
+        std::iter::once(Ok(ReadSourceEntry {
+            path: self.path.clone(),
+            node: Node::new_node(name, NodeType::File, meta),
+            open: Some(Opener(reader)),
+        }))
+    }
+}
+
+/// The export's output; at its end, Incus's verdict.
+pub struct ExportReader {
+    stdout: Option<InterruptibleReader>,
+    export: Option<Stream>,
+    progress: Progress,
+    error: Arc<Mutex<Option<anklume_common::Error>>>,
+}
+
+impl Read for ExportReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(stdout) = self.stdout.as_mut() else {
+            return Err(io::Error::other("incus export has no output pipe"));
+        };
+        let n = stdout.read(buf)?;
+        self.progress.advance(n as u64);
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        self.progress.finish();
+        match self.export.take().map(Stream::finish) {
+            Some(Err(error)) => {
+                let message = error.message().to_owned();
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(error);
+                }
+                Err(io::Error::other(message))
+            }
+            _ => Ok(0),
+        }
+    }
+}

@@ -677,3 +677,86 @@ fn sftp_and_rest_repositories_round_trip() {
         "the repository is on the server"
     );
 }
+
+/// Sends `signal` to the tool once `ready` holds (polled), and returns its output.
+fn interrupt_when(mut command: Command, signal: &str, ready: impl Fn() -> bool) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status();
+    anklume_tests::finish(child)
+}
+
+#[test]
+fn interrupted_creates_save_no_snapshot_and_interrupted_restores_import_nothing() {
+    let Some(project) = TestProject::new("repo-signal") else {
+        return;
+    };
+    let repo = Repo::local();
+    let name = instance_with_random(&project, 150);
+    let data = |repo: &Repo| tree_size(&Path::new(&repo.location).join("data"));
+    for signal in ["INT", "TERM", "KILL"] {
+        // Once new packs are being written, the export is under way.
+        let before = data(&repo);
+        let command = repo.command_as(&repo.owner, &["create", &name, "--project", project.name()]);
+        let out = interrupt_when(command, signal, || data(&repo) > before);
+        let expected = match signal {
+            "INT" => Some(130),
+            "TERM" => Some(143),
+            _ => None,
+        };
+        assert_eq!(
+            out.status.code(),
+            expected,
+            "{signal}: {}",
+            text(&out.stderr)
+        );
+        assert!(repo.snapshots().is_empty(), "{signal} saved a snapshot");
+        assert_ok(&repo.restic(&["check"]));
+        if signal != "KILL" {
+            let at = anklume_common::Located {
+                remote: None,
+                project: project.name().to_owned(),
+                name: name.clone(),
+            };
+            let backups = project.incus().backups(&at).unwrap();
+            assert!(
+                backups.is_empty(),
+                "{signal} left {backups:?} on the server"
+            );
+        }
+    }
+
+    let id = repo.create(&project, &name);
+    let before = project.instances();
+    let started = Instant::now();
+    let command = repo.command_as(
+        &repo.owner,
+        &[
+            "restore",
+            &name,
+            "--name",
+            "halfway",
+            "--project",
+            project.name(),
+        ],
+    );
+    let out = interrupt_when(command, "INT", || {
+        started.elapsed() > Duration::from_millis(1500)
+    });
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(
+        project.instances(),
+        before,
+        "an interrupted restore imported something"
+    );
+    assert_eq!(repo.snapshots()[0]["id"], id.as_str());
+}

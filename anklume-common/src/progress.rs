@@ -31,6 +31,11 @@ impl Progress {
         }
     }
 
+    /// Sets the expected total once it is known.
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total);
+    }
+
     pub fn is_visible(&self) -> bool {
         self.visible
     }
@@ -88,22 +93,37 @@ impl<R: Read> Read for ProgressReader<R> {
     }
 }
 
-/// `label  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s`
+/// `label  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s  ETA 0:06`
 pub fn render(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
     match total {
         Some(total) if total > 0 => format!(
-            "{label}  {} / {}  {}%  {}/s",
+            "{label}  {} / {}  {}%  {}/s  ETA {}",
             human_size(done),
             human_size(total),
             (done.min(total) * 100) / total,
-            human_size(rate as u64)
+            human_size(rate as u64),
+            eta(total.saturating_sub(done), rate)
         ),
         _ => format!(
             "{label}  {}  {}/s",
             human_size(done),
             human_size(rate as u64)
         ),
+    }
+}
+
+/// The time left at `rate` bytes a second, as `M:SS` (`H:MM:SS` past an hour); `-:--` before
+/// anything moved.
+fn eta(left: u64, rate: f64) -> String {
+    if rate < 1.0 {
+        return "-:--".to_owned();
+    }
+    let seconds = (left as f64 / rate).ceil() as u64;
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match h {
+        0 => format!("{m}:{s:02}"),
+        h => format!("{h}:{m:02}:{s:02}"),
     }
 }
 
@@ -137,8 +157,13 @@ mod tests {
                 Some(48 * mib),
                 Duration::from_secs(2)
             ),
-            "export web  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s"
+            "export web  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s  ETA 0:06"
         );
+        assert_eq!(
+            render("restore", 0, Some(mib), Duration::from_secs(1)),
+            "restore  0 B / 1.0 MiB  0%  0 B/s  ETA -:--"
+        );
+        assert_eq!(eta(7200 + 61, 1.0), "2:01:01");
         assert_eq!(
             render("pull", 512, None, Duration::from_secs(1)),
             "pull  512 B  512 B/s"

@@ -28,7 +28,7 @@ pub fn create(
     let located = session
         .resolver
         .locate(&args.instance, args.project.as_deref())?;
-    let opened = open(location, keys)?;
+    let opened = open(location, keys, true)?;
     let repo = opened
         .repo
         .to_indexed_ids()
@@ -52,7 +52,19 @@ pub fn create(
         &[path],
     );
     let snap = match saved {
-        Ok(snap) => snap,
+        Ok(snap) if source.complete() => snap,
+        // rustic skips a file it cannot read, and saves the snapshot without it.
+        Ok(partial) => {
+            let removed = repo.delete_snapshots(&[partial.id]);
+            incus.remove_new_backups(&located, &before);
+            session.interrupt.check()?;
+            removed.map_err(failed("remove an incomplete snapshot from", location))?;
+            let ended = Error::failure(format!("the export of {located} ended early"));
+            return Err(source
+                .incus_error()
+                .unwrap_or(ended)
+                .with_hint("nothing was saved"));
+        }
         Err(e) => {
             incus.remove_new_backups(&located, &before);
             session.interrupt.check()?;
@@ -109,7 +121,7 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
         Some((instance, snapshot)) => (instance, Some(snapshot)),
         None => (given.as_str(), None),
     };
-    let opened = open(location, &Keys::new(&args.keys)?)?;
+    let opened = open(location, &Keys::new(&args.keys)?, true)?;
     let repo = opened
         .repo
         .to_indexed()

@@ -104,7 +104,7 @@ fn signer(
 pub fn key(args: &KeyCmdArgs) -> Result<()> {
     let Some(action) = &args.action else {
         let location = required_location(args.repo.as_deref())?;
-        let opened = open(&location, &Keys::new(&args.keys)?)?;
+        let opened = open(&location, &Keys::new(&args.keys)?, true)?;
         let mut out = io::stdout().lock();
         writeln!(out, "{}", opened.secret.password.as_str())
             .and_then(|()| out.flush())
@@ -116,7 +116,11 @@ pub fn key(args: &KeyCmdArgs) -> Result<()> {
         KeyAction::Remove(change) => (change, false),
     };
     let location = required_location(change.repo.as_deref().or(args.repo.as_deref()))?;
-    let opened = open(&location, &Keys::new(&merged(&args.keys, &change.keys))?)?;
+    let opened = open(
+        &location,
+        &Keys::new(&merged(&args.keys, &change.keys))?,
+        true,
+    )?;
     let recipients = match adding {
         true => {
             let current = certs_by_fingerprint(&opened.secret.recipients, &change.recipient_file)?;

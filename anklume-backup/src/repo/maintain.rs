@@ -53,7 +53,7 @@ impl Row {
 
 /// `list --repo LOCATION`: its snapshots, oldest first.
 pub fn list(location: &Location, keys: &Keys, format: Format) -> Result<()> {
-    let opened = open(location, keys)?;
+    let opened = open(location, keys, true)?;
     let mut snaps = opened
         .repo
         .get_all_snapshots()
@@ -96,7 +96,7 @@ fn table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
 /// removes or repacks the data only they used.
 pub fn prune(args: &PruneArgs, location: &Location) -> Result<()> {
     let keep = keep_options(args)?;
-    let opened = open(location, &Keys::new(&args.keys)?)?;
+    let opened = open(location, &Keys::new(&args.keys)?, args.quiet)?;
     let repo = opened.repo;
     let snaps = repo
         .get_all_snapshots()
@@ -218,7 +218,7 @@ fn to_forget(
 /// `verify --repo`: rustic's check of the repository's structure; with `read_data`, every pack
 /// re-read and authenticated. A damage found is traced to the snapshots it reaches.
 pub fn verify(location: &Location, keys: &Keys, read_data: bool, quiet: bool) -> Result<()> {
-    let opened = open(location, keys)?;
+    let opened = open(location, keys, quiet)?;
     let results = opened
         .repo
         .check(CheckOptions::default().read_data(read_data))

@@ -7,6 +7,7 @@
 //! the location, and a new host with the repository and the OpenPGP secret key can restore.
 
 mod backup;
+mod bars;
 mod commands;
 mod dump;
 pub mod location;
@@ -82,7 +83,8 @@ pub struct Opened {
 
 /// Opens the repository at `location` with the first of its sealed keys that `keys` unseal and
 /// whose signature they trust.
-pub fn open(location: &Location, keys: &Keys) -> Result<Opened> {
+/// rustic's own progress lines are shown unless `quiet`.
+pub fn open(location: &Location, keys: &Keys, quiet: bool) -> Result<Opened> {
     let backends = location.backends()?;
     let backend = backends.repository();
     let fresh = Repository::new(&options(), &backends).map_err(failed("open", location))?;
@@ -109,7 +111,7 @@ pub fn open(location: &Location, keys: &Keys) -> Result<Opened> {
                 continue;
             }
         };
-        let repo = with_password(&backends, &secret.password, location)?;
+        let repo = with_password(&backends, &secret.password, location, quiet)?;
         if secret.repository != hex(&repo.config().id) {
             refusals.push(format!(
                 "key {} was sealed for another repository",
@@ -138,8 +140,9 @@ fn with_password(
     backends: &RepositoryBackends,
     password: &str,
     location: &Location,
+    quiet: bool,
 ) -> Result<Repository<OpenStatus>> {
-    Repository::new(&options(), backends)
+    Repository::new_with_progress(&options(), backends, bars::Bars::new(quiet))
         .and_then(|repo| repo.open(&Credentials::password(password)))
         .map_err(failed("open", location))
 }

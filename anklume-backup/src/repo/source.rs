@@ -1,10 +1,12 @@
 //! `incus export`'s stream as the single file of a snapshot (rustic's `ReadSource`). Its end
 //! reaches rustic only once Incus said the export succeeded: a failed or killed export is a
-//! read error, so rustic never saves a snapshot of a truncated archive.
+//! read error. rustic saves a snapshot even then (without the file: it skips files it cannot
+//! read), so [`ExportSource::complete`] tells whether the snapshot holds the whole export.
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anklume_common::progress::Progress;
@@ -19,6 +21,7 @@ pub struct ExportSource {
     path: PathBuf,
     reader: Mutex<Option<ExportReader>>,
     error: Arc<Mutex<Option<anklume_common::Error>>>,
+    complete: Arc<AtomicBool>,
 }
 
 impl ExportSource {
@@ -31,17 +34,25 @@ impl ExportSource {
     ) -> Self {
         let stdout = export.take_stdout();
         let error = Arc::new(Mutex::new(None));
+        let complete = Arc::new(AtomicBool::new(false));
         let reader = ExportReader {
             stdout: stdout.map(|out| InterruptibleReader::spawn(out, interrupt)),
             export: Some(export),
             progress,
             error: Arc::clone(&error),
+            complete: Arc::clone(&complete),
         };
         Self {
             path,
             reader: Mutex::new(Some(reader)),
             error,
+            complete,
         }
+    }
+
+    /// Whether the export was read to its end and Incus said it succeeded.
+    pub fn complete(&self) -> bool {
+        self.complete.load(Ordering::SeqCst)
     }
 
     /// Incus's own error, when the export failed: it says more than rustic's.
@@ -91,6 +102,7 @@ pub struct ExportReader {
     export: Option<Stream>,
     progress: Progress,
     error: Arc<Mutex<Option<anklume_common::Error>>>,
+    complete: Arc<AtomicBool>,
 }
 
 impl Read for ExportReader {
@@ -112,7 +124,11 @@ impl Read for ExportReader {
                 }
                 Err(io::Error::other(message))
             }
-            _ => Ok(0),
+            Some(Ok(())) => {
+                self.complete.store(true, Ordering::SeqCst);
+                Ok(0)
+            }
+            None => Ok(0),
         }
     }
 }

@@ -106,11 +106,19 @@ pub struct ExportReader {
 }
 
 impl Read for ExportReader {
+    /// Fills `buf` whole unless the export ends: rustic's chunker shrinks its buffer to every
+    /// short read and never grows it back, so short reads would make it read byte by byte.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(stdout) = self.stdout.as_mut() else {
             return Err(io::Error::other("incus export has no output pipe"));
         };
-        let n = stdout.read(buf)?;
+        let mut n = 0;
+        while n < buf.len() {
+            match stdout.read(&mut buf[n..])? {
+                0 => break,
+                read => n += read,
+            }
+        }
         self.progress.advance(n as u64);
         if n > 0 || buf.is_empty() {
             return Ok(n);

@@ -84,9 +84,8 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s h
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l gpg -d 'Seal the repository\'s key to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l recipient-file -d 'OpenPGP certificates to seal the key to (all of them, unless --gpg picks some)' -r -F
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l sign-with -d 'Sign the sealed key with this key [default: the first --gpg recipient whose secret key is at hand]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l sign-with -d 'Sign the sealed key with this key [default: the first --gpg recipient whose secret key is at hand]; a sealed key is always signed' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected); repeatable' -r -F
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l unsigned -d 'Seal the key without a signature, on purpose (opening it then needs --allow-unsigned)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -s q -l quiet -d 'Errors only'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
@@ -105,7 +104,6 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and _
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l unsigned -d 'Seal it without a signature, on purpose'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l gpg -d 'The certificate to add or remove (fingerprint, key ID or e-mail); repeatable' -r
@@ -115,7 +113,6 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and _
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l unsigned -d 'Seal it without a signature, on purpose'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "add" -d 'Seal a new key to the current recipients and these (nothing else is rewritten)'

@@ -176,7 +176,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__init)
-            opts="-q -h --repo --gpg --recipient-file --sign-with --key-file --unsigned --quiet --help"
+            opts="-q -h --repo --gpg --recipient-file --sign-with --key-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,7 +240,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__key__subcmd__add)
-            opts="-h --gpg --repo --recipient-file --sign-with --unsigned --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,7 +282,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__key__subcmd__remove)
-            opts="-h --gpg --repo --recipient-file --sign-with --unsigned --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

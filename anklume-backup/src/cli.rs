@@ -56,15 +56,12 @@ pub struct InitArgs {
     #[arg(long, value_name = "FILE")]
     pub recipient_file: Vec<PathBuf>,
     /// Sign the sealed key with this key [default: the first --gpg recipient whose secret key
-    /// is at hand]
-    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    /// is at hand]; a sealed key is always signed
+    #[arg(long, value_name = "ID")]
     pub sign_with: Option<String>,
     /// Secret key to sign with (armored or binary, not passphrase-protected); repeatable
     #[arg(long, value_name = "FILE")]
     pub key_file: Vec<PathBuf>,
-    /// Seal the key without a signature, on purpose (opening it then needs --allow-unsigned)
-    #[arg(long)]
-    pub unsigned: bool,
     /// Errors only
     #[arg(short, long)]
     pub quiet: bool,
@@ -101,11 +98,8 @@ pub struct KeyChange {
     pub recipient_file: Vec<PathBuf>,
     /// Sign the new sealed key with this key [default: the first recipient whose secret key
     /// is at hand]
-    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    #[arg(long, value_name = "ID")]
     pub sign_with: Option<String>,
-    /// Seal it without a signature, on purpose
-    #[arg(long)]
-    pub unsigned: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
 }

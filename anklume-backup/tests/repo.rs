@@ -387,6 +387,12 @@ fn only_recipients_open_it_and_key_remove_shuts_one_out() {
     let out = as_bob(&["list"]);
     assert_failed_saying(&out, "cannot open repository");
 
+    // A new host with only the location and the owner's secret key in a file opens it.
+    let secret = repo.owner.secret_key(repo.dir.path());
+    let new_host = Gpg::with_new_key();
+    let out = repo.run_as(&new_host, &["list", "--key-file", secret.to_str().unwrap()]);
+    assert_ok(&out);
+
     // The printed password is what restic opens the repository with.
     let password = assert_ok(&repo.run(&["key"]));
     assert_eq!(password.len(), 64);
@@ -409,6 +415,11 @@ fn only_recipients_open_it_and_key_remove_shuts_one_out() {
         "a change of recipients seals a new password"
     );
 
+    let keys = Path::new(&repo.location).join("keys");
+    let sealed_to_bob: Vec<(String, Vec<u8>)> = listing(&keys)
+        .into_iter()
+        .map(|(path, _)| (path.clone(), fs::read(&path).unwrap()))
+        .collect();
     let out = repo.run(&["key", "remove", "--gpg", &bob_id]);
     assert_ok(&out);
     assert_failed_saying(&as_bob(&["list"]), "cannot open repository");
@@ -429,6 +440,15 @@ fn only_recipients_open_it_and_key_remove_shuts_one_out() {
         &repo.run(&["key", "remove", "--gpg", &owner]),
         "nobody able to open",
     );
+
+    // A key file put back by someone who can write to the repository is older: the newest
+    // sealed key is the one used.
+    let newest = assert_ok(&repo.run(&["key"]));
+    for (path, content) in &sealed_to_bob {
+        fs::write(path, content).unwrap();
+    }
+    assert!(listing(&keys).len() > 1);
+    assert_eq!(assert_ok(&repo.run(&["key"])), newest);
 }
 
 #[test]
@@ -759,4 +779,42 @@ fn interrupted_creates_save_no_snapshot_and_interrupted_restores_import_nothing(
         "an interrupted restore imported something"
     );
     assert_eq!(repo.snapshots()[0]["id"], id.as_str());
+}
+
+#[test]
+fn a_snapshot_put_under_another_name_restores_nothing() {
+    let Some(project) = TestProject::new("repo-swap") else {
+        return;
+    };
+    let repo = Repo::local();
+    let web = instance_with_random(&project, 1);
+    let db = instance_with_random(&project, 1);
+    let web_id = repo.create(&project, &web);
+    let db_id = repo.create(&project, &db);
+    let before = project.instances();
+
+    // An ID of another instance's snapshot is refused, not restored as that instance.
+    let out = repo.run(&[
+        "restore",
+        &format!("{web}@{}", &db_id[..8]),
+        "--name",
+        "swapped",
+        "--project",
+        project.name(),
+    ]);
+    assert_failed_saying(&out, "another instance");
+
+    // db's snapshot file under web's name: its content is not what the name says.
+    let snapshots = Path::new(&repo.location).join("snapshots");
+    fs::copy(snapshots.join(&db_id), snapshots.join(&web_id)).unwrap();
+    let out = repo.run(&[
+        "restore",
+        &format!("@{}", &web_id[..8]),
+        "--name",
+        "swapped",
+        "--project",
+        project.name(),
+    ]);
+    assert_failed_saying(&out, "someone replaced it");
+    assert_eq!(project.instances(), before, "nothing was restored");
 }

@@ -6,11 +6,13 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anklume_common::error::shell_word;
+use anklume_common::error::{shell_word, terminal_safe};
 use anklume_common::progress::{Progress, human_size};
+use anklume_common::reference::check_instance_name;
 use anklume_common::{Error, Export, Located, Result, Session};
-use rustic_core::repofile::{Node, NodeType, SnapshotFile};
+use rustic_core::repofile::{BlobType, Node, NodeType, SnapshotFile};
 use rustic_core::{BackupOptions, IndexedFullStatus, Repository, SnapshotOptions};
+use sha2::{Digest, Sha256};
 
 use super::dump::BlobReader;
 use super::source::ExportSource;
@@ -122,11 +124,13 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
         None => (given.as_str(), None),
     };
     let opened = open(location, &Keys::new(&args.keys)?, true)?;
+    let opened_backend = Arc::clone(&opened.backend);
     let repo = opened
         .repo
         .to_indexed()
         .map_err(failed("read the index of", location))?;
     let snap = pick(&repo, location, instance, snapshot)?;
+    check_snapshot(&opened_backend, &snap, location)?;
     let node = only_file(&repo, &snap, location)?;
     let recorded_project = tag(&snap, "project");
     let project = match (&args.project, recorded_project) {
@@ -134,7 +138,8 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
         (None, Some(recorded)) if project_exists(session, args, &recorded)? => recorded,
         (None, _) => "default".to_owned(),
     };
-    let name = tag(&snap, "instance");
+    // A recorded name that Incus would refuse is ignored: the archive's own index names it.
+    let name = tag(&snap, "instance").filter(|n| check_instance_name(n).is_ok());
     let size = node.meta.size;
     let reader: Box<dyn Read + Send + Sync> = Box::new(BlobReader::new(Arc::new(repo), &node));
     let from = file_restore::Source {
@@ -166,6 +171,16 @@ fn pick(
         Some(id) => repo.get_snapshot_from_str(id, of_instance),
         None => repo.get_snapshot_from_str("latest", of_instance),
     };
+    // rustic applies the filter to `latest` only, not to an ID.
+    if let Ok(snap) = &found
+        && !of_instance(snap)
+    {
+        return Err(Error::failure(format!(
+            "snapshot {} is of another instance ({}), not of {instance}",
+            super::short(&snap.id),
+            terminal_safe(&tag(snap, "instance").unwrap_or_else(|| snap.paths.to_string()))
+        )));
+    }
     found.map_err(|e| {
         let what = match (instance, snapshot) {
             ("", Some(id)) => format!("snapshot {id}"),
@@ -184,15 +199,55 @@ fn pick(
     })
 }
 
+/// rustic authenticates a snapshot file and a tree by their MAC only: anyone who can write to
+/// the repository could put one snapshot's file (or tree) under another's name. Each is
+/// checked here against its ID, the SHA-256 of its content.
+fn check_snapshot(
+    backend: &Arc<dyn rustic_core::WriteBackend>,
+    snap: &SnapshotFile,
+    location: &Location,
+) -> Result<()> {
+    let raw = backend
+        .read_full(rustic_core::FileType::Snapshot, &snap.id)
+        .map_err(failed("read a snapshot of", location))?;
+    let decrypted_id = snap.id;
+    let digest: [u8; 32] = Sha256::digest(&raw).into();
+    if rustic_core::Id::new(digest) != *decrypted_id {
+        return Err(Error::failure(format!(
+            "snapshot {} of repository {} is not the file of that name: someone replaced it",
+            super::short(&snap.id),
+            location.given
+        ))
+        .with_hint("nothing was restored; check the repository with verify --read-data"));
+    }
+    Ok(())
+}
+
 /// The single file a snapshot holds: ours hold `INSTANCE.tar`, `restic backup --stdin` one file.
+/// Its tree is checked against the tree's ID before it is believed.
 fn only_file(
     repo: &Repository<IndexedFullStatus>,
     snap: &SnapshotFile,
     location: &Location,
 ) -> Result<Node> {
-    let tree = repo
-        .get_tree(&snap.tree)
+    let blob = rustic_core::BlobId::from(*snap.tree);
+    let data = repo
+        .get_blob_cached(&blob, BlobType::Tree)
         .map_err(failed("read a snapshot of", location))?;
+    let digest: [u8; 32] = Sha256::digest(&data).into();
+    if rustic_core::Id::new(digest) != *snap.tree {
+        return Err(Error::failure(format!(
+            "the tree of snapshot {} is not the one of that name: someone replaced it",
+            super::short(&snap.id)
+        ))
+        .with_hint("nothing was restored; check the repository with verify --read-data"));
+    }
+    let tree: rustic_core::repofile::Tree = serde_json::from_slice(&data).map_err(|e| {
+        Error::failure(format!(
+            "cannot read the tree of snapshot {}: {e}",
+            super::short(&snap.id)
+        ))
+    })?;
     let mut files = tree
         .nodes
         .into_iter()

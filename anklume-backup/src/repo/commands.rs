@@ -17,12 +17,7 @@ pub fn init(args: &InitArgs) -> Result<()> {
     let location = required_location(args.repo.as_deref())?;
     let recipients = crypto::load_recipients(&args.recipient_file, &args.recipients)
         .map_err(|e| Error::failure(e.to_string()))?;
-    let signer = signer(
-        args.sign_with.as_deref(),
-        &args.key_file,
-        &recipients,
-        args.unsigned,
-    )?;
+    let signer = signer(args.sign_with.as_deref(), &args.key_file, &recipients)?;
     let signed_by = signer.as_ref().map(|key| sign::describe(&key.cert));
     let backends = location.backends()?;
     let fresh = Repository::new(&options(), &backends).map_err(failed("create", &location))?;
@@ -42,12 +37,27 @@ pub fn init(args: &InitArgs) -> Result<()> {
         password,
         recipients: fingerprints(&recipients),
         repository: super::hex(&repo.config().id),
+        generation: 1,
     };
     let key_file = (*repo.key_id()).ok_or_else(|| Error::failure("rustic made no key file"))?;
-    let armored = seal::seal(&secret, &recipients, signer)
-        .map_err(|e| Error::failure(format!("cannot seal the repository's key: {e}")))?;
-    seal::attach(&backends.repository(), &key_file, &armored)
-        .map_err(failed("seal the key of", &location))?;
+    let backend = backends.repository();
+    let sealed = seal::seal(&secret, &recipients, signer)
+        .map_err(|e| Error::failure(format!("cannot seal the repository's key: {e}")))
+        .and_then(|armored| {
+            seal::attach(&backend, &key_file, &armored)
+                .map_err(failed("seal the key of", &location))
+        });
+    if let Err(error) = sealed {
+        // A repository whose password nobody holds is of no use, and would make a new init
+        // refuse the location: its key file and config go.
+        let _ = backend.remove(rustic_core::FileType::Key, &key_file, false);
+        let _ = backend.remove(
+            rustic_core::FileType::Config,
+            &rustic_core::Id::default(),
+            false,
+        );
+        return Err(error);
+    }
     eprintln!(
         "anklume-backup: created repository {}, its key sealed to {} ({})",
         location.given,
@@ -81,22 +91,19 @@ fn fingerprints(certs: &[Cert]) -> Vec<String> {
 }
 
 /// The key that signs a sealed key: as for backups, `--sign-with`, else the first recipient
-/// whose secret key is at hand; none only with `--unsigned`.
+/// whose secret key is at hand. A sealed key is always signed: unsigned, it would authenticate
+/// nothing, and anyone with the recipients' certificates could forge a whole repository.
 fn signer(
     sign_with: Option<&str>,
     key_files: &[PathBuf],
     recipients: &[Cert],
-    unsigned: bool,
 ) -> Result<Option<sign::SigningKey>> {
-    if unsigned {
-        return Ok(None);
-    }
     sign::find_signer(sign_with, key_files, recipients)
         .map_err(|e| Error::failure(e.to_string()))?
         .map(Some)
         .ok_or_else(|| {
             Error::failure("no key to sign the repository's key with: none of the recipients' secret keys is in a --key-file or your GnuPG agent")
-                .with_hint("name one with --sign-with ID (and --key-file FILE), or seal it unsigned on purpose with --unsigned")
+                .with_hint("name one with --sign-with ID (and --key-file FILE)")
         })
 }
 
@@ -139,7 +146,6 @@ pub fn key(args: &KeyCmdArgs) -> Result<()> {
         change.sign_with.as_deref(),
         &[args.keys.key_file.clone(), change.keys.key_file.clone()].concat(),
         &recipients,
-        change.unsigned,
     )?;
     rekey(&opened, &recipients, signer)?;
     eprintln!(
@@ -168,14 +174,26 @@ fn merged(before: &KeyArgs, after: &KeyArgs) -> KeyArgs {
     }
 }
 
-/// The certificates of the current recipients, from the files given and the GnuPG keyring.
+/// The certificates of the current recipients, from the files given and the GnuPG keyring,
+/// each by its primary fingerprint exactly: a certificate that merely binds a recipient's key
+/// as a subkey of its own never stands in for that recipient.
 fn certs_by_fingerprint(fingerprints: &[String], files: &[PathBuf]) -> Result<Vec<Cert>> {
-    crypto::load_recipients(files, fingerprints).map_err(|e| {
+    let certs = crypto::load_recipients(files, fingerprints).map_err(|e| {
         Error::failure(format!(
             "cannot find a current recipient's certificate: {e}"
         ))
         .with_hint("give it with --recipient-file FILE, or import it with gpg --import")
-    })
+    })?;
+    for (cert, wanted) in certs.iter().zip(fingerprints) {
+        if cert.fingerprint().to_hex() != *wanted {
+            return Err(Error::failure(format!(
+                "the certificate found for recipient {wanted} is another one ({})",
+                cert.fingerprint().to_hex()
+            ))
+            .with_hint("give the recipient's own certificate with --recipient-file FILE"));
+        }
+    }
+    Ok(certs)
 }
 
 fn with_added(mut current: Vec<Cert>, ids: &[String], files: &[PathBuf]) -> Result<Vec<Cert>> {
@@ -240,6 +258,7 @@ fn rekey(opened: &Opened, recipients: &[Cert], signer: Option<sign::SigningKey>)
         password: seal::new_password(),
         recipients: fingerprints(recipients),
         repository: opened.secret.repository.clone(),
+        generation: opened.secret.generation + 1,
     };
     let armored = seal::seal(&secret, recipients, signer)
         .map_err(|e| Error::failure(format!("cannot seal the repository's key: {e}")))?;
@@ -248,8 +267,17 @@ fn rekey(opened: &Opened, recipients: &[Cert], signer: Option<sign::SigningKey>)
         .add_key(secret.password.as_str(), &key_options())
         .map_err(failed("add a key to", location))?;
     seal::attach(&opened.backend, &new, &armored).map_err(failed("seal the key of", location))?;
-    opened
-        .backend
-        .remove(rustic_core::FileType::Key, &opened.key_file, false)
-        .map_err(failed("remove the old key of", location))
+    // Every older sealed key goes, not only the one that opened it: one left behind (by a
+    // crash, or put back by someone) would still open the repository for old recipients.
+    let sealed =
+        seal::sealed_keys(&opened.backend).map_err(failed("read the keys of", location))?;
+    for (old, armored_old) in sealed {
+        if armored_old != armored {
+            opened
+                .backend
+                .remove(rustic_core::FileType::Key, &old, false)
+                .map_err(failed("remove an old key of", location))?;
+        }
+    }
+    Ok(())
 }

@@ -113,12 +113,12 @@ pub fn prune(args: &PruneArgs, location: &Location) -> Result<()> {
                     "forgets"
                 },
                 super::short(&snap.id),
-                tag(snap, "instance").unwrap_or_else(|| snap.paths.to_string()),
+                terminal_safe(&tag(snap, "instance").unwrap_or_else(|| snap.paths.to_string())),
                 snap.time.strftime("%Y-%m-%d %H:%M:%S"),
                 if reason.is_empty() {
                     "not kept".to_owned()
                 } else {
-                    reason.clone()
+                    terminal_safe(reason)
                 }
             );
         }
@@ -187,16 +187,19 @@ fn to_forget(
     keep: &KeepOptions,
     instance: Option<&str>,
 ) -> Result<Vec<(SnapshotFile, String)>> {
-    let mut groups: BTreeMap<(String, String), Vec<SnapshotFile>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<String>, Vec<SnapshotFile>> = BTreeMap::new();
     for snap in snaps {
         let name = tag(&snap, "instance");
         if instance.is_some() && name.as_deref() != instance {
             continue;
         }
-        let key = match name {
-            Some(name) => (name, tag(&snap, "project").unwrap_or_default()),
-            None => (snap.paths.to_string(), snap.hostname.clone()),
-        };
+        // One instance of one project on one remote, backed up from one host.
+        let key = vec![
+            name.unwrap_or_else(|| snap.paths.to_string()),
+            tag(&snap, "project").unwrap_or_default(),
+            tag(&snap, "remote").unwrap_or_default(),
+            snap.hostname.clone(),
+        ];
         groups.entry(key).or_default().push(snap);
     }
     let now = rustic_core::jiff::Zoned::now();

@@ -17,6 +17,7 @@ mod source;
 
 use std::sync::Arc;
 
+use anklume_common::error::terminal_safe;
 use anklume_common::{Error, Result};
 use rustic_core::{
     Credentials, Id, OpenStatus, Repository, RepositoryBackends, RepositoryOptions, RusticError,
@@ -34,15 +35,27 @@ use seal::Secret;
 /// The environment variable naming the repository when `--repo` is not given.
 pub const REPO_VARIABLE: &str = "ANKLUME_BACKUP_REPO";
 
-/// rustic's message, on one line (its errors carry guidance over several).
+/// rustic's message, on one line: its guidance (the lines after `Message:`) and the first
+/// line of its cause; rustic's errors otherwise span a page.
 fn rustic_message(error: &RusticError) -> String {
     let text = error.to_string();
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("unknown error");
-    first.trim_end_matches('.').to_owned()
+    let section = |title: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|line| line.trim() != title)
+            .skip(1)
+            .map(str::trim)
+            .take_while(|line| !line.is_empty())
+            .map(|line| line.trim_end_matches('.').to_owned())
+            .collect()
+    };
+    let mut parts = section("Message:");
+    if let Some(cause) = section("Caused by:").into_iter().next() {
+        parts.push(cause);
+    }
+    match parts.is_empty() {
+        true => text.lines().next().unwrap_or("unknown error").to_owned(),
+        false => terminal_safe(&parts.join(": ")),
+    }
 }
 
 /// A rustic error while doing `what` on the repository at `location`.
@@ -77,8 +90,6 @@ pub struct Opened {
     pub repo: Repository<OpenStatus>,
     pub backend: Arc<dyn WriteBackend>,
     pub secret: Secret,
-    /// The key file whose sealed password opened it.
-    pub key_file: Id,
 }
 
 /// Opens the repository at `location` with the first of its sealed keys that `keys` unseal and
@@ -103,15 +114,23 @@ pub fn open(location: &Location, keys: &Keys, quiet: bool) -> Result<Opened> {
         ));
     }
     let mut refusals = Vec::new();
+    let mut unsealed = Vec::new();
     for (key_file, armored) in sealed {
-        let secret = match seal::unseal(&armored, keys) {
-            Ok(secret) => secret,
-            Err(why) => {
-                refusals.push(why);
+        match seal::unseal(&armored, keys) {
+            Ok(secret) => unsealed.push((key_file, secret)),
+            Err(why) => refusals.push(why),
+        }
+    }
+    // The newest key first: an older one put back must not bring its recipients back.
+    unsealed.sort_by_key(|(_, secret)| std::cmp::Reverse(secret.generation));
+    for (key_file, secret) in unsealed {
+        let repo = match with_password(&backends, &secret.password, location, quiet) {
+            Ok(repo) => repo,
+            Err(e) => {
+                refusals.push(e.message().to_owned());
                 continue;
             }
         };
-        let repo = with_password(&backends, &secret.password, location, quiet)?;
         if secret.repository != hex(&repo.config().id) {
             refusals.push(format!(
                 "key {} was sealed for another repository",
@@ -124,7 +143,6 @@ pub fn open(location: &Location, keys: &Keys, quiet: bool) -> Result<Opened> {
             repo,
             backend,
             secret,
-            key_file,
         });
     }
     refusals.dedup();

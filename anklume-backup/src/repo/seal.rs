@@ -29,6 +29,10 @@ pub struct Secret {
     pub recipients: Vec<String>,
     /// The ID of the repository it opens (its config's).
     pub repository: String,
+    /// 1 for the key sealed by init, one more at each `key add` or `remove`: the newest one
+    /// that opens is used, so that an older key file put back never brings old recipients back.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// A new random password: 32 bytes from the OpenPGP library's random source, in hex.
@@ -62,14 +66,20 @@ pub fn seal(
 }
 
 /// The secret in `armored`, once decrypted with `keys` and its signature trusted; else why not.
+/// Never unsigned, whatever `--allow-unsigned` says: an unsigned sealed key authenticates
+/// nothing.
 pub fn unseal(armored: &str, keys: &Keys) -> Result<Secret, String> {
     let input = Cursor::new(armored.as_bytes().to_vec());
+    let trust = crate::sign::Trust {
+        allow_unsigned: false,
+        ..keys.trust.clone()
+    };
     let (mut plain, verdict) = crypto::decrypt(
         input,
         &keys.key_files,
         keys.passphrase.as_ref().map(|p| p.as_str()),
         true,
-        keys.trust.clone(),
+        trust,
     )
     .map_err(|e| e.to_string())?;
     let mut json = Zeroizing::new(Vec::new());

@@ -23,7 +23,7 @@ _anklume__disp() {
 
     case "${cmd}" in
         anklume__disp)
-            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --reap --watch --help --version"
+            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,10 +86,6 @@ _anklume__disp() {
                     return 0
                     ;;
                 -p)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --reap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

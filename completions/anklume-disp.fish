@@ -7,11 +7,9 @@ complete -c anklume-disp -l ttl -d 'With --no-attach: destroy the instance after
 complete -c anklume-disp -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume-disp -s s -l storage -d 'Storage pool of the instance' -r
 complete -c anklume-disp -s p -l profile -d 'Profile to apply (repeatable; replaces the default profile)' -r
-complete -c anklume-disp -l reap -d 'Internal: the background process that destroys an instance when its --ttl ends' -r
 complete -c anklume-disp -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
 complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
 complete -c anklume-disp -l vm -d 'A virtual machine instead of a container'
 complete -c anklume-disp -s q -l quiet -d 'Say nothing on stderr but errors'
-complete -c anklume-disp -l watch -d 'Internal: the watchdog that destroys the disposable should anklume-disp die first'
 complete -c anklume-disp -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c anklume-disp -s V -l version -d 'Print version'

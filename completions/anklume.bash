@@ -496,7 +496,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__disp)
-            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --reap --watch --help --version"
+            opts="-i -d -c -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --ttl --name --storage --profile --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,10 +559,6 @@ _anklume() {
                     return 0
                     ;;
                 -p)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --reap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

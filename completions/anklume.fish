@@ -40,12 +40,10 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -l ttl -d 'With --
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s s -l storage -d 'Storage pool of the instance' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s p -l profile -d 'Profile to apply (repeatable; replaces the default profile)' -r
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l reap -d 'Internal: the background process that destroys an instance when its --ttl ends' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l vm -d 'A virtual machine instead of a container'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s q -l quiet -d 'Say nothing on stderr but errors'
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l watch -d 'Internal: the watchdog that destroys the disposable should anklume-disp die first'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s V -l version -d 'Print version'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s h -l help -d 'Print help'

@@ -48,14 +48,169 @@ fn generated() -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
     for command in commands {
         let name = command.get_name().to_owned();
+        let hidden = hidden_flags(&command);
         for shell in SHELLS {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command.clone(), &name, &mut script);
             let script = String::from_utf8(script).expect("completion scripts are UTF-8");
+            let script = mended(shell, &name, &script, &hidden);
             files.push((completions_dir().join(shell.file_name(&name)), script));
         }
     }
     files
+}
+
+/// The long flags hidden from `--help` (internal ones, such as anklume-disp's `--reap`), in
+/// the command and its subcommands.
+fn hidden_flags(command: &clap::Command) -> Vec<String> {
+    let mut flags: Vec<String> = command
+        .get_arguments()
+        .filter(|a| a.is_hide_set())
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    for sub in command.get_subcommands() {
+        flags.extend(hidden_flags(sub));
+    }
+    flags
+}
+
+/// What clap_complete 4.6 gets wrong, mended:
+/// - bash, for a program whose name has a `-` (`anklume-golden`): it names the state of a
+///   subcommand `anklume__golden__subcmd__list` where it sets it, but
+///   `anklume__subcmd__golden__subcmd__list` where it reads it, so that nothing below the first
+///   word completed;
+/// - every shell offers flags hidden from `--help`.
+fn mended(shell: Shell, name: &str, script: &str, hidden: &[String]) -> String {
+    let mut script = script.to_owned();
+    if shell == Shell::Bash && name.contains('-') {
+        let wrong = name.replace('-', "__subcmd__");
+        script = script.replace(
+            &format!("{wrong}__subcmd__"),
+            &format!("{}__subcmd__", name.replace('-', "__")),
+        );
+    }
+    for flag in hidden {
+        script = match shell {
+            Shell::Bash => without_bash_flag(&script, flag),
+            Shell::Zsh => drop_lines(&script, |l| {
+                l.starts_with(&format!("'--{flag}=")) || l.starts_with(&format!("'--{flag}["))
+            }),
+            _ => drop_lines(&script, |l| {
+                l.contains(&format!(" -l {flag} ")) || l.ends_with(&format!(" -l {flag}"))
+            }),
+        };
+    }
+    script
+}
+
+fn drop_lines(script: &str, drop: impl Fn(&str) -> bool) -> String {
+    script
+        .split_inclusive('\n')
+        .filter(|line| !drop(line.trim_start()))
+        .collect()
+}
+
+/// `--flag` out of the bash script: out of every list of words offered, and its case arm.
+fn without_bash_flag(script: &str, flag: &str) -> String {
+    let word = format!(" --{flag}");
+    let arm = format!("--{flag})");
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in script.split_inclusive('\n') {
+        if line.trim_start().starts_with(&arm) {
+            skipping = true;
+        }
+        if skipping {
+            skipping = !line.trim_start().starts_with(";;");
+            continue;
+        }
+        out.push_str(
+            &line
+                .replace(&format!("{word} "), " ")
+                .replace(&format!("{word}\""), "\""),
+        );
+    }
+    out
+}
+
+/// The words bash's completion of `tool` offers for the command line `words` (the last one
+/// being completed), through the generated script, as when Tab is pressed.
+fn bash_offers(tool: &str, words: &[&str]) -> Vec<String> {
+    let script = completions_dir().join(format!("{tool}.bash"));
+    let function = format!("_{}", tool.replace('-', "__"));
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let cword = words.len() - 1;
+    let program = format!(
+        ". '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_LINE='{}'\nCOMP_POINT=${{#COMP_LINE}}\n{function} '{tool}' '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.join(" "),
+        words[cword],
+        if cword > 0 { words[cword - 1] } else { "" },
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_each_tools_subcommand_options_and_hides_internal_flags() {
+    let cases: [(&str, &[&str], &str); 9] = [
+        (
+            "anklume-golden",
+            &["anklume-golden", "list", "--"],
+            "--format",
+        ),
+        (
+            "anklume-golden",
+            &["anklume-golden", "derive", "--"],
+            "--start",
+        ),
+        (
+            "anklume-backup",
+            &["anklume-backup", "create", "--compr"],
+            "--compression",
+        ),
+        (
+            "anklume-backup",
+            &["anklume-backup", "key", "add", "--"],
+            "--recipient-file",
+        ),
+        (
+            "anklume-backup",
+            &["anklume-backup", "prune", "--keep-l"],
+            "--keep-last",
+        ),
+        ("anklume-xfer", &["anklume-xfer", "pull", "--"], "--archive"),
+        ("anklume-disp", &["anklume-disp", "--"], "--image"),
+        ("anklume", &["anklume", "golden", "list", "--"], "--format"),
+        ("anklume-backup", &["anklume-backup", "l"], "list"),
+    ];
+    for (tool, words, expected) in cases {
+        let offered = bash_offers(tool, words);
+        assert!(
+            offered.iter().any(|w| w == expected),
+            "{words:?} offers {offered:?}, not {expected}"
+        );
+    }
+    let offered = bash_offers("anklume-disp", &["anklume-disp", "--"]);
+    for hidden in ["--reap", "--watch"] {
+        assert!(
+            !offered.iter().any(|w| w == hidden),
+            "{hidden} is offered: {offered:?}"
+        );
+    }
 }
 
 #[test]

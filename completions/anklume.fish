@@ -118,7 +118,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_s
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "key" -d 'Print a repository\'s unsealed password, or change who may open it (add/remove)'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -f -a "prune" -d 'Forget the snapshots a retention policy does not keep, and free the space they held'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s o -l output -d 'Directory of the backup file, created 0700 if missing; `-` writes to stdout [default: backups]' -r -F
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s o -l output -d 'Directory of the backup file, created 0700 if missing, or the file itself when named as one (`web.tar.zst.gpg`); `-` writes to stdout [default: $ANKLUME_BACKUP_DIR, else backups]' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l repo -d 'Back up into a new snapshot of this repository instead of a file (restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL) [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l compression -d 'Compression of the archive, done by Incus [default: zstd]' -r -f -a "zstd\t''
 gzip\t''

@@ -151,9 +151,10 @@ pub struct CreateArgs {
     /// Its project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
-    /// Directory of the backup file, created 0700 if missing; `-` writes to stdout
-    /// [default: backups]
-    #[arg(short, long, value_name = "DIR", conflicts_with = "repo")]
+    /// Directory of the backup file, created 0700 if missing, or the file itself when named as
+    /// one (`web.tar.zst.gpg`); `-` writes to stdout [default: $ANKLUME_BACKUP_DIR, else
+    /// backups]
+    #[arg(short, long, value_name = "DIR|FILE", conflicts_with = "repo")]
     pub output: Option<PathBuf>,
     /// Back up into a new snapshot of this repository instead of a file (restic's format:
     /// a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL) [env: ANKLUME_BACKUP_REPO]

@@ -29,15 +29,22 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         .locate(&args.instance, args.project.as_deref())?;
     // Keys are checked before anything starts: a wrong recipient costs no export.
     let sealing = Sealing::load(args)?;
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let file_name = format!(
-        "{}-{stamp}.{}{}",
-        located.name,
-        compression(args).extension(),
-        if sealing.encrypts() { ".gpg" } else { "" }
-    );
-    let output = args.output.clone().unwrap_or_else(|| "backups".into());
-    let target = Target::open(&output, &file_name, args.force)?;
+    let target = match named_file(args)? {
+        Some((dir, name)) => {
+            check_name(&name, &sealing)?;
+            Target::open(&dir, &name, args.force, false)?
+        }
+        None => {
+            let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+            let file_name = format!(
+                "{}-{stamp}.{}{}",
+                located.name,
+                compression(args).extension(),
+                if sealing.encrypts() { ".gpg" } else { "" }
+            );
+            Target::open(&output_dir(args), &file_name, args.force, true)?
+        }
+    };
     let incus = session.incus().uninterruptible();
     let before = incus.backups(&located)?;
     let exported = export_into(session, &located, args, &sealing, &target)
@@ -66,8 +73,86 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--compression`, else the one `-o FILE` names, else zstd.
 fn compression(args: &CreateArgs) -> crate::Compression {
-    args.compression.unwrap_or(crate::Compression::Zstd)
+    let named = named_file(args)
+        .ok()
+        .flatten()
+        .and_then(|(_, name)| compression_of(&name));
+    args.compression
+        .or(named)
+        .unwrap_or(crate::Compression::Zstd)
+}
+
+const ALL_COMPRESSIONS: [crate::Compression; 4] = [
+    crate::Compression::Zstd,
+    crate::Compression::Gzip,
+    crate::Compression::Xz,
+    crate::Compression::None,
+];
+
+/// The compression a backup file's name says (`.tar.zst`, `.tar.gz`, `.tar.xz`, `.tar`, each
+/// with or without `.gpg`); `None` for any other name.
+fn compression_of(name: &str) -> Option<crate::Compression> {
+    let plain = name.strip_suffix(".gpg").unwrap_or(name);
+    ALL_COMPRESSIONS.into_iter().find(|c| {
+        plain.len() > c.extension().len() + 1 && plain.ends_with(&format!(".{}", c.extension()))
+    })
+}
+
+/// `-o FILE` when FILE is named as a backup file: its directory and name. `-o DIR` (and `-`)
+/// keep their meaning.
+fn named_file(args: &CreateArgs) -> Result<Option<(PathBuf, String)>> {
+    let Some(output) = &args.output else {
+        return Ok(None);
+    };
+    let Some(name) = output.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    if output.is_dir() || compression_of(name).is_none() {
+        return Ok(None);
+    }
+    if let (Some(given), Some(named)) = (args.compression, compression_of(name))
+        && given != named
+    {
+        return Err(Error::usage(format!(
+            "-o {} names a .{} file, but --compression is {}",
+            output.display(),
+            named.extension(),
+            given.incus_name()
+        )));
+    }
+    let dir = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Some((dir, name.to_owned())))
+}
+
+/// A file named `.gpg` must be encrypted, and an encrypted one named so.
+fn check_name(name: &str, sealing: &Sealing) -> Result<()> {
+    match (name.ends_with(".gpg"), sealing.encrypts()) {
+        (true, false) => Err(Error::usage(format!(
+            "{name} is named as an encrypted backup, but nothing encrypts it"
+        ))
+        .with_hint("give --gpg ID (or --passphrase-file FILE), or a name without .gpg")),
+        (false, true) => Err(Error::usage(format!(
+            "{name} would hold an encrypted backup: name it {name}.gpg"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `-o DIR`, else `ANKLUME_BACKUP_DIR`, else `backups`.
+fn output_dir(args: &CreateArgs) -> PathBuf {
+    args.output
+        .clone()
+        .or_else(|| {
+            std::env::var_os("ANKLUME_BACKUP_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| "backups".into())
 }
 
 /// Who may open the backup: certificates and a passphrase (neither: not encrypted); and
@@ -232,6 +317,22 @@ fn copy(
     })
 }
 
+/// `NAME-STAMP.tar.zst`, else `NAME-STAMP-2.tar.zst`, `-3`... the first that is free (nor
+/// being written).
+fn free_name(dir: &Path, name: &str) -> String {
+    let taken = |candidate: &str| {
+        dir.join(candidate).exists() || dir.join(format!(".{candidate}.partial")).exists()
+    };
+    if !taken(name) {
+        return name.to_owned();
+    }
+    let (stem, extension) = name.split_once(".tar").unwrap_or((name, ""));
+    (2..1000)
+        .map(|n| format!("{stem}-{n}.tar{extension}"))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| name.to_owned())
+}
+
 /// Where the backup goes: stdout, or a hidden partial file renamed to its final name when
 /// complete, and removed if anything fails before.
 struct Target {
@@ -249,7 +350,9 @@ enum Output {
 }
 
 impl Target {
-    fn open(dir: &Path, file_name: &str, force: bool) -> Result<Self> {
+    /// `automatic`: the name is ours, and another free one is taken when it exists (two
+    /// backups of one instance in the same second).
+    fn open(dir: &Path, file_name: &str, force: bool, automatic: bool) -> Result<Self> {
         if dir.as_os_str() == "-" {
             return Ok(Self {
                 output: Output::Stdout,
@@ -263,6 +366,11 @@ impl Target {
                 .create(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         }
+        let mut file_name = file_name.to_owned();
+        if automatic && !force {
+            file_name = free_name(dir, &file_name);
+        }
+        let file_name = file_name.as_str();
         let path = dir.join(file_name);
         if path.exists() && !force {
             return Err(Error::failure(format!("{} already exists", path.display()))
@@ -344,5 +452,34 @@ impl Drop for Target {
         if let (false, Output::File { partial, .. }) = (self.committed, &self.output) {
             let _ = fs::remove_file(partial);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_file_names_say_their_compression() {
+        use crate::Compression::*;
+        assert_eq!(compression_of("web.tar.zst.gpg"), Some(Zstd));
+        assert_eq!(compression_of("web.tar.gz"), Some(Gzip));
+        assert_eq!(compression_of("web.tar.xz.gpg"), Some(Xz));
+        assert_eq!(compression_of("web.tar"), Some(None));
+        assert_eq!(compression_of("backups"), Option::None);
+        assert_eq!(compression_of(".tar"), Option::None);
+    }
+
+    #[test]
+    fn a_name_taken_in_the_same_second_gets_a_number() {
+        let dir = std::env::temp_dir().join(format!("anklume-free-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let name = "web-20261130-120000.tar.zst.gpg";
+        assert_eq!(free_name(&dir, name), name);
+        fs::write(dir.join(name), b"").unwrap();
+        assert_eq!(free_name(&dir, name), "web-20261130-120000-2.tar.zst.gpg");
+        fs::write(dir.join(".web-20261130-120000-2.tar.zst.gpg.partial"), b"").unwrap();
+        assert_eq!(free_name(&dir, name), "web-20261130-120000-3.tar.zst.gpg");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -109,7 +109,11 @@ struct Listed {
 }
 
 pub fn list(args: &ListArgs) -> Result<()> {
-    let dir = args.dir.clone().unwrap_or_else(|| "backups".into());
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::var_os("ANKLUME_BACKUP_DIR")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| "backups".into(), Into::into)
+    });
     let entries = fs::read_dir(&dir).map_err(|e| {
         Error::io(format!("cannot list {}", dir.display()), e)
             .with_hint("name the directory of your backups: anklume-backup list DIR")

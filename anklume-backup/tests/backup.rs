@@ -184,6 +184,61 @@ fn a_plain_backup_round_trips_with_options_after_the_name() {
 }
 
 #[test]
+fn output_naming_a_backup_file_writes_that_file() {
+    let Some(project) = TestProject::new("bk-ofile") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-ofile");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    // The name says gzip: no --compression needed; the folder is made.
+    let out = env.run(&[
+        "create",
+        &name,
+        "--project",
+        project.name(),
+        "-o",
+        "vault/web.tar.gz",
+    ]);
+    let file = created_path(&out, cwd.path());
+    assert_eq!(file, cwd.path().join("vault/web.tar.gz"));
+    assert!(file.is_file());
+    let out = env.run(&["verify", "vault/web.tar.gz"]);
+    assert!(text(&assert_ok_out(&out).stdout).contains("gzip"));
+    // It is not replaced without --force, and a .gpg name needs encryption.
+    let again = env.run(&[
+        "create",
+        &name,
+        "--project",
+        project.name(),
+        "-o",
+        "vault/web.tar.gz",
+    ]);
+    assert_failed_saying(&again, "already exists");
+    let out = env.run(&[
+        "create",
+        &name,
+        "--project",
+        project.name(),
+        "-o",
+        "vault/web.tar.zst.gpg",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nothing encrypts it"));
+    let copy = unique_name("copy");
+    assert_ok(&env.restore_as("vault/web.tar.gz", &copy, &project, &[]));
+    assert_eq!(data_of(&project, &copy), secret);
+}
+
+fn assert_ok_out(out: &Output) -> &Output {
+    assert_ok(out);
+    out
+}
+
+#[test]
 fn the_recorded_name_is_refused_when_taken_and_force_swaps_only_after_a_good_import() {
     let Some(project) = TestProject::new("bk-force") else {
         return;

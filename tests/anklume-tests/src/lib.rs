@@ -178,7 +178,22 @@ impl TestProject {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Deletes the project and what it holds. Tried three times, two seconds apart: just
+    /// after a test restarted incusd, Incus 6.0 may refuse `delete --force` of an instance it
+    /// still reports running while its stop is under way.
     fn delete_everything(&self) -> Result<(), String> {
+        let mut result = self.delete_once();
+        for _ in 0..2 {
+            if result.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+            result = self.delete_once();
+        }
+        result
+    }
+
+    fn delete_once(&self) -> Result<(), String> {
         let instances = self.instances();
         if !instances.is_empty() {
             let mut args = vec!["delete", "--force"];

@@ -359,7 +359,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__key)
-            opts="-h --repo --key-file --passphrase-file --signer --allow-unsigned --help add remove help"
+            opts="-q -h --repo --key-file --passphrase-file --signer --allow-unsigned --quiet --help add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,7 +389,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__key__subcmd__add)
-            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-q -h --gpg --repo --recipient-file --sign-with --quiet --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,7 +487,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__key__subcmd__remove)
-            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-q -h --gpg --repo --recipient-file --sign-with --quiet --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,7 +529,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__list)
-            opts="-h --repo --key-file --passphrase-file --signer --allow-unsigned --format --help"
+            opts="-q -h --repo --key-file --passphrase-file --signer --allow-unsigned --quiet --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

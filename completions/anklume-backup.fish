@@ -70,7 +70,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l read-data -d 'With --repo: re-read and authenticate every byte of data, not only the structure'
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s q -l quiet -d 'Errors only'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s q -l quiet -d 'Errors only: no report; the exit status says whether the backup is intact'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l repo -d 'List the snapshots of this repository [env: ANKLUME_BACKUP_REPO]' -r
@@ -80,6 +80,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l s
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s q -l quiet -d 'Errors only (the listing is data: it is still written)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand init" -l gpg -d 'Seal the repository\'s key to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
@@ -93,6 +94,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and n
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -s q -l quiet -d 'Errors only'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -f -a "add" -d 'Seal a new key to the current recipients and these (nothing else is rewritten)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and not __fish_seen_subcommand_from add remove help" -f -a "remove" -d 'Seal a new key to the current recipients but these; the old key opens nothing any more'
@@ -104,6 +106,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and _
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Errors only'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l gpg -d 'The certificate to add or remove (fingerprint, key ID or e-mail); repeatable' -r
@@ -113,6 +116,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and _
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Errors only'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "add" -d 'Seal a new key to the current recipients and these (nothing else is rewritten)'

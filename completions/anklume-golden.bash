@@ -53,7 +53,7 @@ _anklume__golden() {
 
     case "${cmd}" in
         anklume__golden)
-            opts="-h -V --help --version create derive publish list help"
+            opts="-q -h -V --quiet --help --version create derive publish list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -67,7 +67,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__create)
-            opts="-h --project --force --timeout --help"
+            opts="-q -h --project --force --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +89,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__derive)
-            opts="-h --project --ipv4 --start --help"
+            opts="-q -h --project --ipv4 --start --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,7 +195,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__list)
-            opts="-h --project --format --help"
+            opts="-q -h --project --format --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,7 +217,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__publish)
-            opts="-h --alias --project --reuse --public --help"
+            opts="-q -h --alias --project --reuse --public --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -47,7 +47,7 @@ _anklume__xfer() {
 
     case "${cmd}" in
         anklume__xfer)
-            opts="-h -V --help --version pull push copy help"
+            opts="-q -h -V --quiet --help --version pull push copy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -61,7 +61,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__xfer__subcmd__copy)
-            opts="-h --src-project --dst-project --keep-setid --help"
+            opts="-q -h --src-project --dst-project --keep-setid --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +153,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__xfer__subcmd__pull)
-            opts="-r -h --archive --project --help"
+            opts="-r -q -h --archive --project --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +171,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__xfer__subcmd__push)
-            opts="-r -h --archive --project --mode --uid --gid --keep-setid --help"
+            opts="-r -q -h --archive --project --mode --uid --gid --keep-setid --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

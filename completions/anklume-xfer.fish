@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_anklume_xfer_global_optspecs
-    string join \n h/help V/version
+    string join \n q/quiet h/help V/version
 end
 
 function __fish_anklume_xfer_needs_command
@@ -24,6 +24,7 @@ function __fish_anklume_xfer_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -s V -l version -d 'Print version'
 complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
@@ -32,6 +33,7 @@ complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -f -a "copy" -d 
 complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l mode -d 'Permissions of the file, in octal [default: 0644]' -r
@@ -39,10 +41,12 @@ complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l uid -
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand help; and not __fish_seen_subcommand_from pull push copy help" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand help; and not __fish_seen_subcommand_from pull push copy help" -f -a "push" -d 'Write stdin to a file of an instance (with -r, extract a tar stream into a directory)'

@@ -210,7 +210,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__key)
-            opts="-h --repo --key-file --passphrase-file --signer --allow-unsigned --help add remove"
+            opts="-q -h --repo --key-file --passphrase-file --signer --allow-unsigned --quiet --help add remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,7 +240,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__key__subcmd__add)
-            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-q -h --gpg --repo --recipient-file --sign-with --quiet --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,7 +282,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__key__subcmd__remove)
-            opts="-h --gpg --repo --recipient-file --sign-with --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-q -h --gpg --repo --recipient-file --sign-with --quiet --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,7 +324,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__list)
-            opts="-h --repo --key-file --passphrase-file --signer --allow-unsigned --format --help"
+            opts="-q -h --repo --key-file --passphrase-file --signer --allow-unsigned --quiet --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,7 +570,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden)
-            opts="-h -V --help --version create derive publish list"
+            opts="-q -h -V --quiet --help --version create derive publish list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,7 +584,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__create)
-            opts="-h --project --force --timeout --help"
+            opts="-q -h --project --force --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,7 +606,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__derive)
-            opts="-h --project --ipv4 --start --help"
+            opts="-q -h --project --ipv4 --start --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,7 +628,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__list)
-            opts="-h --project --format --help"
+            opts="-q -h --project --format --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -650,7 +650,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__publish)
-            opts="-h --alias --project --reuse --public --help"
+            opts="-q -h --alias --project --reuse --public --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,7 +672,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer)
-            opts="-h -V --help --version pull push copy"
+            opts="-q -h -V --quiet --help --version pull push copy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -686,7 +686,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__copy)
-            opts="-h --src-project --dst-project --keep-setid --help"
+            opts="-q -h --src-project --dst-project --keep-setid --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,7 +708,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__pull)
-            opts="-r -h --archive --project --help"
+            opts="-r -q -h --archive --project --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,7 +726,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__push)
-            opts="-r -h --archive --project --mode --uid --gid --keep-setid --help"
+            opts="-r -q -h --archive --project --mode --uid --gid --keep-setid --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

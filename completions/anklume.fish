@@ -46,6 +46,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -l vm -d 'A virtua
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s q -l quiet -d 'Say nothing on stderr but errors'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s V -l version -d 'Print version'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s V -l version -d 'Print version'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "create" -d 'Stop NAME cleanly and take its `pristine` snapshot (replacing the previous one atomically, never expiring); NAME stays stopped'
@@ -55,21 +56,26 @@ complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_s
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l project -d 'Its project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l timeout -d 'How long a clean stop may take (at least 1: Incus takes 0 as "force the stop now")' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -l force -d 'Force the stop when a clean stop does not end within --timeout'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l project -d 'The golden instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l ipv4 -d 'Static IPv4 address of the clone, replacing the template\'s (only with one NEW)' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l start -d 'Start the new instances'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l alias -d 'Alias of the image' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l project -d 'The golden instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l reuse -d 'Replace the image an existing ALIAS points to'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l public -d 'Make the image public (readable by untrusted clients)'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l project -d 'Only this project [default: all projects]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''
 csv\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s V -l version -d 'Print version'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
@@ -77,6 +83,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_see
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l mode -d 'Permissions of the file, in octal [default: 0644]' -r
@@ -84,11 +91,14 @@ complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_su
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -s V -l version -d 'Print version'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "pull" -d 'Write a file of an instance to stdout (with -r, a tar stream of a file or directory)'
@@ -96,6 +106,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_s
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l mode -d 'Permissions of the file, in octal [default: 0644]' -r
@@ -103,10 +114,12 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l dst-project -d 'The destination instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l keep-setid -d 'Keep the setuid and setgid bits of the files copied (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and not __fish_seen_subcommand_from create restore verify list init key prune" -s V -l version -d 'Print version'
@@ -153,7 +166,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l read-data -d 'With --repo: re-read and authenticate every byte of data, not only the structure'
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Errors only'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Errors only: no report; the exit status says whether the backup is intact'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l repo -d 'List the snapshots of this repository [env: ANKLUME_BACKUP_REPO]' -r
@@ -163,6 +176,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Errors only (the listing is data: it is still written)'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l repo -d 'Repository in restic\'s format: a folder, sftp:USER@HOST:/PATH, rest:http://HOST:PORT/ or s3:https://HOST/BUCKET/PATH [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from init" -l gpg -d 'Seal the repository\'s key to this OpenPGP certificate (fingerprint, key ID or e-mail), looked up in the --recipient-file certificates, then in your GnuPG keyring; repeatable' -r
@@ -176,6 +190,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -s q -l quiet -d 'Errors only'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -f -a "add" -d 'Seal a new key to the current recipients and these (nothing else is rewritten)'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from key" -f -a "remove" -d 'Seal a new key to the current recipients but these; the old key opens nothing any more'

@@ -76,6 +76,9 @@ pub struct KeyCmdArgs {
     pub repo: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Errors only
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +103,9 @@ pub struct KeyChange {
     /// is at hand]
     #[arg(long, value_name = "ID")]
     pub sign_with: Option<String>,
+    /// Errors only
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -259,7 +265,7 @@ pub struct VerifyArgs {
     /// With --repo: re-read and authenticate every byte of data, not only the structure
     #[arg(long, conflicts_with = "file")]
     pub read_data: bool,
-    /// Errors only
+    /// Errors only: no report; the exit status says whether the backup is intact
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -295,6 +301,9 @@ pub struct ListArgs {
     pub repo: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Errors only (the listing is data: it is still written)
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -32,6 +32,9 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
         bytes: 0,
     };
     let walk = archive::walk(&mut counted, packing).map_err(|e| damaged(encrypted, e.message()))?;
+    if args.quiet {
+        return Ok(());
+    }
     // What the backup says of itself is untrusted: printed with control characters escaped.
     let index = &walk.index;
     let field = |value: Option<&str>, absent: &str| terminal_safe(value.unwrap_or(absent));

@@ -228,9 +228,21 @@ fn output_naming_a_backup_file_writes_that_file() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("nothing encrypts it"));
+    // -q: errors only; the report of verify is left out too, its status still says.
     let copy = unique_name("copy");
-    assert_ok(&env.restore_as("vault/web.tar.gz", &copy, &project, &[]));
+    let out = env.restore_as("vault/web.tar.gz", &copy, &project, &["-q"]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stderr), "", "restore -q said something");
     assert_eq!(data_of(&project, &copy), secret);
+    let out = env.run(&["verify", "-q", "vault/web.tar.gz"]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout), "");
+    fs::write(
+        cwd.path().join("vault/cut.tar.gz"),
+        &fs::read(&file).unwrap()[..4096],
+    )
+    .unwrap();
+    assert_failed_saying(&env.run(&["verify", "-q", "vault/cut.tar.gz"]), "");
 }
 
 fn assert_ok_out(out: &Output) -> &Output {

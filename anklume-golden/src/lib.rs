@@ -24,6 +24,7 @@ pub use anklume_common::pristine::PRISTINE;
 
 /// Runs anklume-golden.
 pub fn run(cli: &Cli) -> Result<u8> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let session = Session::start()?;
     let done = match &cli.command {
         Command::Create(args) => create(&session, args),
@@ -61,8 +62,14 @@ fn require_pristine(located: &Located, instance: &InstanceInfo) -> Result<()> {
     )))
 }
 
+/// `-q`: errors only.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What was done, on stderr, unless `-q`.
 fn say(message: &str) {
-    eprintln!("anklume-golden: {message}");
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("anklume-golden: {message}");
+    }
 }
 
 fn create(session: &Session, args: &CreateArgs) -> Result<()> {

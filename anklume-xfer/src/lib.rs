@@ -22,7 +22,18 @@ use receive::SftpSink;
 use tree::{Meta, Sink, TarSink, join, read_tar, walk};
 
 /// Runs the command line; the exit status on success is 0.
+/// `-q`: errors only.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A note on stderr (`anklume-xfer: ...`), unless `-q`.
+pub(crate) fn note(message: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("anklume-xfer: {message}");
+    }
+}
+
 pub fn run(cli: &Cli) -> Result<u8> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let session = Session::start()?;
     let (resolver, interrupt) = (&session.resolver, &session.interrupt);
     let done = match &cli.command {
@@ -202,7 +213,9 @@ fn copy_file(
     let mut reader = ends.src.open_read(ends.src_path)?;
     let mut meta = Meta::from_attrs(attrs);
     if !ends.keep_setid && meta.mode & 0o6000 != 0 {
-        eprintln!("anklume-xfer: {target}: setuid/setgid bits dropped (--keep-setid keeps them)");
+        note(&format!(
+            "{target}: setuid/setgid bits dropped (--keep-setid keeps them)"
+        ));
         meta.mode &= !0o6000;
     }
     let keep = meta.attrs();

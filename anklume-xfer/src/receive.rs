@@ -173,10 +173,10 @@ impl<'a> SftpSink<'a> {
         if self.keep_setid || meta.mode & SET_ID == 0 {
             return *meta;
         }
-        eprintln!(
-            "anklume-xfer: {}: setuid/setgid bits dropped (--keep-setid keeps them)",
+        crate::note(&format!(
+            "{}: setuid/setgid bits dropped (--keep-setid keeps them)",
             shown(rel)
-        );
+        ));
         Meta {
             mode: meta.mode & !SET_ID,
             ..*meta

@@ -259,3 +259,39 @@ fn the_bash_completions_are_valid_bash() {
         }
     }
 }
+
+/// Every command of every tool takes `-q` (errors only), as `man 7 anklume` says.
+#[test]
+fn every_command_of_every_tool_takes_q() {
+    fn leaves(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        let subs: Vec<_> = command
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            out.push((path.clone(), command.clone()));
+        }
+        for sub in subs {
+            leaves(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    for (_, program) in anklume::TOOLS {
+        let mut command = tools::tool_command(program);
+        command.build();
+        let mut all = Vec::new();
+        leaves(&command, program.to_string(), &mut all);
+        if command.get_subcommands().any(|s| s.get_name() == "key") {
+            all.push((
+                format!("{program} key"),
+                command.find_subcommand("key").unwrap().clone(),
+            ));
+        }
+        for (path, leaf) in all {
+            assert!(
+                leaf.get_arguments()
+                    .any(|a| a.get_short() == Some('q') && a.get_long() == Some("quiet")),
+                "{path} does not take -q/--quiet"
+            );
+        }
+    }
+}

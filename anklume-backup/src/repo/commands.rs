@@ -58,12 +58,14 @@ pub fn init(args: &InitArgs) -> Result<()> {
         );
         return Err(error);
     }
-    eprintln!(
-        "anklume-backup: created repository {}, its key sealed to {} ({})",
-        location.given,
-        plural(recipients.len(), "certificate"),
-        signed_by.map_or("unsigned".to_owned(), |s| format!("signed by {s}"))
-    );
+    if !args.quiet {
+        eprintln!(
+            "anklume-backup: created repository {}, its key sealed to {} ({})",
+            location.given,
+            plural(recipients.len(), "certificate"),
+            signed_by.map_or("unsigned".to_owned(), |s| format!("signed by {s}"))
+        );
+    }
     println!("{}", secret.repository);
     Ok(())
 }
@@ -148,6 +150,9 @@ pub fn key(args: &KeyCmdArgs) -> Result<()> {
         &recipients,
     )?;
     rekey(&opened, &recipients, signer)?;
+    if args.quiet || change.quiet {
+        return Ok(());
+    }
     eprintln!(
         "anklume-backup: repository {} now opens with {}: {}",
         location.given,

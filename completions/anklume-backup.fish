@@ -47,7 +47,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l sign-with -d 'Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG agent [default: the first --gpg recipient whose secret key is at hand]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected), or to open the --repo repository\'s key with; repeatable' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l signer -d 'With --repo: trust a sealed key signed by this certificate (a file, or the full fingerprint of one of your GnuPG keyring); repeatable [default: the key that opens it]' -r
-complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l force -d 'Replace a backup file of the same name'
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l force -d 'Replace a backup file of the same name; with `-o -`, write even to a terminal'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l instance-only -d 'Leave the instance\'s snapshots out'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -l unsigned -d 'Write an encrypted backup without a signature, on purpose (restore then needs --allow-unsigned)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s q -l quiet -d 'No progress line'

@@ -153,7 +153,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__xfer__subcmd__pull)
-            opts="-r -q -h --archive --project --quiet --help"
+            opts="-r -q -h --archive --project --force --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +171,7 @@ _anklume__xfer() {
             return 0
             ;;
         anklume__xfer__subcmd__push)
-            opts="-r -q -h --archive --project --mode --uid --gid --keep-setid --quiet --help"
+            opts="-r -p -q -h --archive --project --mode --uid --gid --keep-setid --parents --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -33,6 +33,7 @@ complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -f -a "copy" -d 
 complete -c anklume-xfer -n "__fish_anklume_xfer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -l force -d 'Write a tar stream or a binary file even to a terminal'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l project -d 'The instance\'s project [default: found from the name]' -r
@@ -41,6 +42,7 @@ complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l uid -
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s p -l parents -d 'Create the missing parent directories (0755), as `mkdir -p` and `incus file push -p` do'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand push" -s h -l help -d 'Print help'
 complete -c anklume-xfer -n "__fish_anklume_xfer_using_subcommand copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r

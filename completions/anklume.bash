@@ -708,7 +708,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__pull)
-            opts="-r -q -h --archive --project --quiet --help"
+            opts="-r -q -h --archive --project --force --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,7 +726,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__xfer__subcmd__push)
-            opts="-r -q -h --archive --project --mode --uid --gid --keep-setid --quiet --help"
+            opts="-r -p -q -h --archive --project --mode --uid --gid --keep-setid --parents --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -83,6 +83,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_see
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -l force -d 'Write a tar stream or a binary file even to a terminal'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
@@ -91,6 +92,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_su
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s p -l parents -d 'Create the missing parent directories (0755), as `mkdir -p` and `incus file push -p` do'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
@@ -106,6 +108,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_s
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and not __fish_seen_subcommand_from pull push copy" -f -a "copy" -d 'Copy a file or a directory tree from one instance to another, keeping owners and modes'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -l project -d 'The instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s r -l archive -d 'Write a tar stream (modes, owners, times and symlinks kept) of a file or a whole directory'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -l force -d 'Write a tar stream or a binary file even to a terminal'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l project -d 'The instance\'s project [default: found from the name]' -r
@@ -114,6 +117,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l gid -d 'Group of the file [default: 0]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s r -l archive -d 'Read a tar stream from stdin and extract it into the directory (created if missing)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -l keep-setid -d 'With -r, keep the setuid and setgid bits of the files received (dropped by default)'
+complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s p -l parents -d 'Create the missing parent directories (0755), as `mkdir -p` and `incus file push -p` do'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand portal; and __fish_seen_subcommand_from copy" -l src-project -d 'The source instance\'s project [default: found from the name]' -r
@@ -143,7 +147,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l sign-with -d 'Sign with this key (fingerprint, key ID or e-mail), from --key-file, else your GnuPG agent [default: the first --gpg recipient whose secret key is at hand]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l key-file -d 'Secret key to sign with (armored or binary, not passphrase-protected), or to open the --repo repository\'s key with; repeatable' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l signer -d 'With --repo: trust a sealed key signed by this certificate (a file, or the full fingerprint of one of your GnuPG keyring); repeatable [default: the key that opens it]' -r
-complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l force -d 'Replace a backup file of the same name'
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l force -d 'Replace a backup file of the same name; with `-o -`, write even to a terminal'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l instance-only -d 'Leave the instance\'s snapshots out'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -l unsigned -d 'Write an encrypted backup without a signature, on purpose (restore then needs --allow-unsigned)'
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress line'

@@ -166,7 +166,7 @@ pub struct CreateArgs {
     /// a folder, sftp:USER@HOST:/PATH, rest:URL, s3:URL) [env: ANKLUME_BACKUP_REPO]
     #[arg(long, value_name = "LOCATION")]
     pub repo: Option<String>,
-    /// Replace a backup file of the same name
+    /// Replace a backup file of the same name; with `-o -`, write even to a terminal
     #[arg(long)]
     pub force: bool,
     /// Leave the instance's snapshots out

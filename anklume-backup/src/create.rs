@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use anklume_common::error::{refuse_binary_on_terminal, warn};
 use anklume_common::progress::{Progress, human_size};
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::{Error, Export, Interrupt, InterruptibleReader, Located, Result, Session};
@@ -18,6 +19,9 @@ use crate::{crypto, read_passphrase, warn_if_exposed};
 use zeroize::Zeroizing;
 
 pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
+    if output_dir(args).as_os_str() == "-" {
+        refuse_binary_on_terminal("a backup", args.force)?;
+    }
     if !args.signer.is_empty() {
         return Err(
             Error::usage("--signer applies to --repo, not to backup files")
@@ -29,6 +33,14 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         .locate(&args.instance, args.project.as_deref())?;
     // Keys are checked before anything starts: a wrong recipient costs no export.
     let sealing = Sealing::load(args)?;
+    if !sealing.encrypts() && !args.quiet {
+        warn(
+            &Error::failure(format!(
+                "warning: the backup of {located} is not encrypted: it holds the instance in clear"
+            ))
+            .with_hint("encrypt it with --gpg ID (or --passphrase-file FILE)"),
+        );
+    }
     let target = match named_file(args)? {
         Some((dir, name)) => {
             check_name(&name, &sealing)?;

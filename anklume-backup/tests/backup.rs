@@ -205,6 +205,11 @@ fn output_naming_a_backup_file_writes_that_file() {
     ]);
     let file = created_path(&out, cwd.path());
     assert_eq!(file, cwd.path().join("vault/web.tar.gz"));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("not encrypted: it holds the instance in clear"),
+        "{said}"
+    );
     assert!(file.is_file());
     let out = env.run(&["verify", "vault/web.tar.gz"]);
     assert!(text(&assert_ok_out(&out).stdout).contains("gzip"));
@@ -1230,4 +1235,24 @@ fn list_reports_an_unreadable_backup_in_its_row_and_goes_on() {
         .map(|row| row.get("error").is_some())
         .collect();
     assert_eq!(errors, [true, false, true], "garbled, good, moved: {rows}");
+}
+
+#[test]
+fn a_backup_is_not_written_to_a_terminal() {
+    // Refused before anything else: no daemon is needed to see it.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("'{BACKUP}' create nosuch -o -"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("refusing to write a backup to a terminal"),
+        "{said}"
+    );
 }

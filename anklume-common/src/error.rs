@@ -325,6 +325,19 @@ pub fn program_name() -> String {
         .unwrap_or_else(|| "anklume".to_owned())
 }
 
+/// Binary data (`what`) is not written to a terminal, where it would only fill the screen
+/// (and could send it escape sequences): refused as zstd does, unless `force`.
+pub fn refuse_binary_on_terminal(what: &str, force: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    if force || !io::stdout().is_terminal() {
+        return Ok(());
+    }
+    Err(
+        Error::failure(format!("refusing to write {what} to a terminal"))
+            .with_hint("redirect it to a file or a pipe (> FILE, | ...), or pass --force"),
+    )
+}
+
 /// Reports `error` on stderr as a warning: the work goes on (or is cleaning up).
 pub fn warn(error: &Error) {
     // Nothing more can be done if stderr itself is gone.

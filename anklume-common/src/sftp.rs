@@ -143,6 +143,8 @@ pub struct Sftp {
     interrupt: Option<Interrupt>,
     /// `remote:instance` for messages.
     label: String,
+    /// The instance's project, for hints that show a command.
+    project: String,
 }
 
 impl std::fmt::Debug for Sftp {
@@ -179,6 +181,7 @@ impl Sftp {
             next_id: 0,
             interrupt,
             label,
+            project: instance.project.clone(),
         };
         let mut init = Vec::new();
         put_u32(&mut init, 3);
@@ -193,6 +196,11 @@ impl Sftp {
     /// `remote:instance`, for messages.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The instance's project.
+    pub fn project(&self) -> &str {
+        &self.project
     }
 
     /// Attributes of `path` itself (a symlink is not followed); `None` if it does not exist.

@@ -41,6 +41,9 @@ pub struct PullArgs {
     /// The instance's project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
+    /// Write a tar stream or a binary file even to a terminal
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +69,9 @@ pub struct PushArgs {
     /// With -r, keep the setuid and setgid bits of the files received (dropped by default)
     #[arg(long)]
     pub keep_setid: bool,
+    /// Create the missing parent directories (0755), as `mkdir -p` and `incus file push -p` do
+    #[arg(short = 'p', long)]
+    pub parents: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod tree;
 
 use std::io::{self, BufWriter, Read, Write};
 
+use anklume_common::error::{refuse_binary_on_terminal, shell_word};
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::sftp::{Attrs, Kind};
 use anklume_common::{
@@ -76,6 +77,9 @@ impl Endpoint {
 }
 
 fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<()> {
+    if args.archive {
+        refuse_binary_on_terminal("a tar stream", args.force)?;
+    }
     let endpoint = Endpoint::open(resolver, &args.source, args.project.as_deref())?;
     let mut sftp = endpoint.session(interrupt)?;
     let path = args.source.path.as_str();
@@ -99,6 +103,16 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
     let label = format!("{}:{path}", sftp.label());
     let mut reader = sftp.open_read(path)?;
     let mut stdout = stdout;
+    // A file that is not text (a NUL in its first 8 KiB) is binary, as for grep and less.
+    let mut head = Vec::with_capacity(8192);
+    (&mut reader)
+        .take(8192)
+        .read_to_end(&mut head)
+        .map_err(|e| tree::named(e, || format!("cannot read {label}")))?;
+    if head.contains(&0) {
+        refuse_binary_on_terminal(&format!("binary file {label}"), args.force)?;
+    }
+    stdout.write_all(&head).map_err(Error::stdout)?;
     pump(&mut reader, &mut stdout, None, None).map_err(|e| match e {
         PumpError::Read(e) => tree::named(e, || format!("cannot read {label}")),
         PumpError::Write(e) => Error::stdout(e),
@@ -112,6 +126,9 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
     let endpoint = Endpoint::open(resolver, &args.destination, args.project.as_deref())?;
     let mut sftp = endpoint.session(interrupt)?;
     let path = args.destination.path.as_str();
+    if args.parents {
+        make_parents(&mut sftp, path)?;
+    }
     require_parent(&mut sftp, path, "push to")?;
     let mut stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
     if args.archive {
@@ -310,11 +327,36 @@ fn require_parent(sftp: &mut Sftp, path: &str, action: &str) -> Result<()> {
             "cannot {action} {}:{path}: directory {parent} does not exist",
             sftp.label()
         ))
-        .with_hint(format!(
-            "create it first, e.g. incus exec {} -- mkdir -p {parent}",
-            sftp.label()
-        ))),
+        .with_hint(match action {
+            "push to" => "pass -p (--parents) to create it".to_owned(),
+            _ => format!(
+                "create it first: incus exec --project {} {} -- mkdir -p {}",
+                shell_word(sftp.project()),
+                shell_word(sftp.label()),
+                shell_word(parent)
+            ),
+        })),
     }
+}
+
+/// Creates the missing directories above `path` (0755), as `mkdir -p` does.
+fn make_parents(sftp: &mut Sftp, path: &str) -> Result<()> {
+    let (parent, _) = split(path);
+    let mut prefix = String::new();
+    for part in parent.split('/').filter(|p| !p.is_empty()) {
+        prefix = format!("{prefix}/{part}");
+        match sftp.stat(&prefix)? {
+            Some(attrs) if attrs.kind() == Kind::Directory => {}
+            Some(_) => {
+                return Err(Error::failure(format!(
+                    "cannot create {}:{prefix}: it exists and is not a directory",
+                    sftp.label()
+                )));
+            }
+            None => sftp.mkdir(&prefix, 0o755)?,
+        }
+    }
+    Ok(())
 }
 
 fn is_a_directory(sftp: &Sftp, path: &str, action: &str) -> Error {

@@ -569,3 +569,106 @@ fn a_file_the_container_may_not_read_is_permission_denied() {
     assert_failed_saying(&out, 1, "permission denied");
     assert_eq!(sh(&project, &web, "ls -A /root"), "");
 }
+
+/// Runs `program args...` with a terminal as its stdout (through util-linux's `script`); what
+/// it said.
+fn on_terminal(program: &str, args: &[&str]) -> (Option<i32>, String) {
+    let line = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out.stdout))
+}
+
+#[test]
+fn binary_output_to_a_terminal_is_refused_unless_forced() {
+    // Refused before anything is opened: no instance is needed to see it.
+    let (code, said) = on_terminal(XFER, &["pull", "-r", "nosuch:/etc"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("refusing to write a tar stream to a terminal"),
+        "{said}"
+    );
+    assert!(said.contains("--force"), "{said}");
+    let Some(project) = TestProject::new("xfer-tty") else {
+        return;
+    };
+    let name = unique_name("tty");
+    project.launch(&name);
+    sh(
+        &project,
+        &name,
+        "printf 'a\\0b' > /srv/bin && echo hello > /srv/text",
+    );
+    let at = |path: &str| format!("{name}:{path}");
+    let p = project.name();
+    let (code, said) = on_terminal(XFER, &["pull", &at("/srv/bin"), "--project", p]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("binary file"), "{said}");
+    let (code, said) = on_terminal(XFER, &["pull", &at("/srv/text"), "--project", p]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("hello"), "{said}");
+    let (code, _) = on_terminal(XFER, &["pull", &at("/srv/bin"), "--project", p, "--force"]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn push_p_makes_the_parents_and_hints_can_be_pasted() {
+    let Some(project) = TestProject::with_odd_name("xfer-p") else {
+        return;
+    };
+    let name = unique_name("par");
+    project.launch(&name);
+    let p = project.name();
+    let dst = format!("{name}:/srv/a/b/c.txt");
+    let out = xfer_with_input(&["push", &dst, "--project", p], b"x");
+    assert_failed_saying(&out, 1, "does not exist");
+    assert!(
+        text(&out.stderr).contains("-p (--parents)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_ok(&xfer_with_input(
+        &["push", "-p", &dst, "--project", p],
+        b"x",
+    ));
+    assert_eq!(sh(&project, &name, "cat /srv/a/b/c.txt"), "x");
+    assert_eq!(
+        facts(&project, &name, "/srv/a/b").split(' ').next(),
+        Some("drwxr-xr-x")
+    );
+
+    // copy's hint is a command that runs as it is, odd project name included.
+    let out = xfer(&[
+        "copy",
+        "--src-project",
+        p,
+        "--dst-project",
+        p,
+        &dst,
+        &format!("{name}:/srv/x/y/c.txt"),
+    ]);
+    let stderr = text(&out.stderr);
+    let hint = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: create it first: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let ran = Command::new("bash").args(["-c", hint]).output().unwrap();
+    assert!(ran.status.success(), "{hint}: {}", text(&ran.stderr));
+    let out = xfer(&[
+        "copy",
+        "--src-project",
+        p,
+        "--dst-project",
+        p,
+        &dst,
+        &format!("{name}:/srv/x/y/c.txt"),
+    ]);
+    assert_ok(&out);
+}

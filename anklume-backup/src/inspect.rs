@@ -94,7 +94,7 @@ impl<R: Read> Read for Counter<R> {
 }
 
 /// One backup file, as `list` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Listed {
     file: String,
     instance: String,
@@ -136,6 +136,14 @@ pub fn list(args: &ListArgs) -> Result<()> {
         .collect();
     match args.format {
         Format::Json => {
+            // Dates in RFC 3339, with the time zone, as every JSON of the tools.
+            let listed: Vec<Listed> = listed
+                .iter()
+                .map(|l| Listed {
+                    date: rfc3339(&l.date),
+                    ..l.clone()
+                })
+                .collect();
             let text = serde_json::to_string_pretty(&listed)
                 .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
             println!("{text}");
@@ -153,9 +161,25 @@ pub fn list(args: &ListArgs) -> Result<()> {
 }
 
 /// A backup's facts from its name (`INSTANCE-YYYYMMDD-HHMMSS.tar[.EXT][.gpg]`) and its first
-/// bytes, or why they could not be read; `None` for a file that is not a backup.
+/// bytes, or why they could not be read; `None` for a file that is not a backup. A backup is
+/// recognised by its content whatever its name (`vault/web.tar.zst.gpg`): its instance is then
+/// the name without extensions, its date the file's.
 fn describe(dir: &Path, name: &str) -> Option<Listed> {
-    let (instance, date, compression) = parse_file_name(name)?;
+    let path = dir.join(name);
+    let mut prefix = Vec::new();
+    let read =
+        File::open(&path).and_then(|f| f.take(archive::SNIFF_LEN as u64).read_to_end(&mut prefix));
+    let packing = Packing::sniff(&prefix);
+    let encrypted = crypto::looks_encrypted(&prefix);
+    let (instance, date, compression) = match parse_file_name(name) {
+        Some(named) => named,
+        None if read.is_ok() && !encrypted && packing.is_none() => return None,
+        None => (
+            stem(name),
+            modified(&path),
+            packing.map_or("?", Packing::name).to_owned(),
+        ),
+    };
     let mut listed = Listed {
         file: name.to_owned(),
         instance,
@@ -171,6 +195,35 @@ fn describe(dir: &Path, name: &str) -> Option<Listed> {
         listed.error = Some(error.message().to_owned());
     }
     Some(listed)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (local time) as RFC 3339 with the local offset; as it is if unreadable.
+fn rfc3339(date: &str) -> String {
+    use chrono::TimeZone;
+    chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .and_then(|naive| chrono::Local.from_local_datetime(&naive).earliest())
+        .map_or_else(|| date.to_owned(), |local| local.to_rfc3339())
+}
+
+/// `web` of `web.tar.zst.gpg`.
+fn stem(name: &str) -> String {
+    let bare = name.strip_suffix(".gpg").unwrap_or(name);
+    bare.split_once(".tar")
+        .map_or(bare, |(stem, _)| stem)
+        .to_owned()
+}
+
+/// The file's time of last change, as dates of names read (`YYYY-MM-DD HH:MM:SS`, local).
+fn modified(path: &Path) -> String {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            chrono::DateTime::<chrono::Local>::from(t)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".to_owned())
 }
 
 /// Fills in the size, encryption and recipients of the backup at `path`.

@@ -242,6 +242,22 @@ fn output_naming_a_backup_file_writes_that_file() {
     let out = env.run(&["verify", "-q", "vault/web.tar.gz"]);
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "");
+
+    // list recognises the backup by its content whatever its name, and leaves other files out.
+    fs::write(cwd.path().join("vault/notes.txt"), "not a backup").unwrap();
+    let out = env.run(&["list", "vault", "--format", "json"]);
+    assert_ok(&out);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert_eq!(rows[0]["file"], "web.tar.gz");
+    assert_eq!(rows[0]["instance"], "web");
+    assert_eq!(rows[0]["compression"], "gzip");
+    let date = rows[0]["date"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(date).is_ok(),
+        "not RFC 3339 with a time zone: {date}"
+    );
     fs::write(
         cwd.path().join("vault/cut.tar.gz"),
         &fs::read(&file).unwrap()[..4096],

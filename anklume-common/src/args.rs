@@ -19,6 +19,14 @@ pub fn instance_ref(text: &str) -> Result<InstanceRef, String> {
 
 /// `[REMOTE:]INSTANCE:/PATH`.
 pub fn path_ref(text: &str) -> Result<PathRef, String> {
+    if ["/", "./", "../", "~"]
+        .iter()
+        .any(|start| text.starts_with(start))
+    {
+        return Err(format!(
+            "'{text}' is a path on this host, not in an instance: a host file goes in with anklume-xfer push INSTANCE:/PATH < FILE, and out with anklume-xfer pull INSTANCE:/PATH > FILE"
+        ));
+    }
     text.parse::<PathRef>().map_err(|e| e.with_hint_inline())
 }
 

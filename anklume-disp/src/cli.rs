@@ -151,6 +151,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+impl Cli {
+    /// The command line, or exit 2 saying what is wrong. A word where no option takes one is
+    /// most often a command given without `--` (`anklume-disp -d lab ls /`): said so.
+    pub fn parse_or_exit() -> Self {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        Self::try_parse().unwrap_or_else(|error| {
+            let stray = match (error.kind(), error.get(ContextKind::InvalidArg)) {
+                (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => {
+                    Some(arg.clone()).filter(|a| !a.starts_with('-'))
+                }
+                _ => None,
+            };
+            let Some(word) = stray else { error.exit() };
+            let usage = anklume_common::Error::usage(format!("unexpected argument '{word}'"))
+                .with_hint(format!(
+                    "a command goes after --: anklume-disp [OPTIONS] -- {word} ..."
+                ));
+            let _ = anklume_common::error::report("anklume-disp", &usage, &mut std::io::stderr());
+            std::process::exit(2)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = anklume_disp::Cli::parse();
+    let cli = anklume_disp::Cli::parse_or_exit();
     anklume_common::run("anklume-disp", || anklume_disp::run(&cli))
 }

@@ -860,3 +860,15 @@ fn the_ttl_reaper_tries_again_until_the_instance_is_destroyed() {
         project.instances().is_empty()
     });
 }
+
+#[test]
+fn a_command_without_its_double_dash_is_named_with_the_fix() {
+    let out = Command::new(DISP)
+        .args(["-d", "lab", "-i", "img", "ls", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unexpected argument 'ls'"), "{said}");
+    assert!(said.contains("anklume-disp [OPTIONS] -- ls"), "{said}");
+}

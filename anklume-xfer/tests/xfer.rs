@@ -672,3 +672,10 @@ fn push_p_makes_the_parents_and_hints_can_be_pasted() {
     ]);
     assert_ok(&out);
 }
+
+#[test]
+fn a_host_path_is_sent_to_push_and_pull() {
+    let out = xfer(&["copy", "/etc/hosts", "web:/root/"]);
+    assert_failed_saying(&out, 2, "is a path on this host");
+    assert!(text(&out.stderr).contains("anklume-xfer push INSTANCE:/PATH < FILE"));
+}

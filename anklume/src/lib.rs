@@ -122,7 +122,7 @@ pub fn parse_from(
     command: clap::Command,
     argv: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Result<Cli, clap::Error> {
-    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let argv = help_as_flag(argv.into_iter().map(Into::into).collect());
     let mut cli = Cli::from_arg_matches(&command.try_get_matches_from(&argv)?)?;
     // clap takes a `--` right after the tool's name (argv[1], as anklume has no options that
     // take a value) as its own end of options and drops it; `anklume disp -- make` must reach
@@ -133,6 +133,16 @@ pub fn parse_from(
         args.insert(0, "--".into());
     }
     Ok(cli)
+}
+
+/// `anklume help` is `anklume --help`, and `anklume help TOOL [SUBCOMMAND]` is
+/// `anklume TOOL [SUBCOMMAND] --help`, as `git help` and `cargo help` go.
+fn help_as_flag(mut argv: Vec<OsString>) -> Vec<OsString> {
+    if argv.get(1).is_some_and(|word| word == "help") {
+        argv.remove(1);
+        argv.push("--help".into());
+    }
+    argv
 }
 
 /// Why no tool was started, and anklume's exit status for it.
@@ -175,9 +185,13 @@ pub fn exec(cli: &Cli, tools: &ToolPath) -> Failure {
 
 fn unknown_tool(word: &OsStr) -> Failure {
     let word = word.to_string_lossy();
-    let hint = match closest_tool(&word) {
-        Some(tool) => format!("did you mean '{tool}'?"),
-        None => "`anklume --help` lists the tools".to_owned(),
+    let hint = match (word.as_ref(), closest_tool(&word)) {
+        // Listings belong to the tools: golden images and backups.
+        ("list" | "ls", _) => {
+            "golden images: anklume golden list; backups: anklume backup list".to_owned()
+        }
+        (_, Some(tool)) => format!("did you mean '{tool}'?"),
+        (_, None) => "`anklume --help` lists the tools".to_owned(),
     };
     Failure {
         status: EXIT_USAGE,
@@ -277,6 +291,22 @@ mod tests {
                 "anklume-xfer",
                 vec!["pull".into(), "web:/etc/hostname".into()]
             )
+        );
+    }
+
+    #[test]
+    fn help_is_a_subcommand_too() {
+        let words = |argv: &[&str]| help_as_flag(argv.iter().map(OsString::from).collect());
+        assert_eq!(words(&["anklume", "help"]), words(&["anklume", "--help"]));
+        assert_eq!(
+            words(&["anklume", "help", "golden", "derive"]),
+            words(&["anklume", "golden", "derive", "--help"])
+        );
+        let cli = parse(&["list"]).unwrap();
+        let failure = cli.tool.program().unwrap_err();
+        assert_eq!(
+            failure.error.hint(),
+            Some("golden images: anklume golden list; backups: anklume backup list")
         );
     }
 

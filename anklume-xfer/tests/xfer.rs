@@ -604,17 +604,17 @@ fn binary_output_to_a_terminal_is_refused_unless_forced() {
     sh(
         &project,
         &name,
-        "printf 'a\\0b' > /srv/bin && echo hello > /srv/text",
+        "printf 'a\\0b' > /root/bin && echo hello > /root/text",
     );
     let at = |path: &str| format!("{name}:{path}");
     let p = project.name();
-    let (code, said) = on_terminal(XFER, &["pull", &at("/srv/bin"), "--project", p]);
+    let (code, said) = on_terminal(XFER, &["pull", &at("/root/bin"), "--project", p]);
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("binary file"), "{said}");
-    let (code, said) = on_terminal(XFER, &["pull", &at("/srv/text"), "--project", p]);
+    let (code, said) = on_terminal(XFER, &["pull", &at("/root/text"), "--project", p]);
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("hello"), "{said}");
-    let (code, _) = on_terminal(XFER, &["pull", &at("/srv/bin"), "--project", p, "--force"]);
+    let (code, _) = on_terminal(XFER, &["pull", &at("/root/bin"), "--project", p, "--force"]);
     assert_eq!(code, Some(0));
 }
 

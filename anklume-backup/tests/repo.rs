@@ -348,18 +348,11 @@ fn a_flipped_byte_is_found_named_and_restores_nothing() {
 }
 
 fn largest_file(dir: &Path) -> PathBuf {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            match path.is_dir() {
-                true => stack.push(path),
-                false => files.push((fs::metadata(&path).unwrap().len(), path)),
-            }
-        }
-    }
-    files.into_iter().max().unwrap().1
+    let (path, _) = listing(dir)
+        .into_iter()
+        .max_by_key(|(_, size)| *size)
+        .unwrap();
+    PathBuf::from(path)
 }
 
 fn fingerprint(gpg: &Gpg) -> String {

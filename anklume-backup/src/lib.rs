@@ -89,16 +89,13 @@ fn create_in_repo(session: &Session, args: &CreateArgs, location: &repo::Locatio
         return Err(Error::usage(format!("{option} applies to backup files, not to --repo"))
             .with_hint("a repository's recipients are set by anklume-backup init and key add; its data is compressed by the repository"));
     }
-    let signers = sign::trusted_signers(&args.signer).map_err(|e| Error::failure(e.to_string()))?;
-    let keys = Keys {
-        key_files: args.key_file.clone(),
-        passphrase: None,
-        trust: Trust {
-            signers,
-            allow_unsigned: false,
-        },
-        signers_given: !args.signer.is_empty(),
-    };
+    // The same lookup as restore's: the key file must exist, and is warned about if exposed.
+    let keys = Keys::new(&KeyArgs {
+        key_file: args.key_file.clone(),
+        passphrase_file: None,
+        signer: args.signer.clone(),
+        allow_unsigned: false,
+    })?;
     repo::create(session, args, location, &keys)
 }
 

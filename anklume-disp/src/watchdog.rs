@@ -108,22 +108,26 @@ pub fn run() -> Result<u8> {
 }
 
 /// Destroys `at` if it carries `token`; with `under_way`, waits for a creation that may still
-/// make it. Failures of Incus are tried again until the deadline.
+/// make it. Ends only once the instance is seen gone (a destroy Incus reported done is checked),
+/// or a namesake holds the name; failures of Incus are tried again until the deadline.
 fn destroy_orphan(incus: &Incus, at: &Located, token: &str, under_way: bool) {
     let deadline = Instant::now() + CREATION_WAIT;
+    let mut seen = false;
     while Instant::now() < deadline {
         match incus.instance(at) {
             Ok(info) if info.config.get(TOKEN_KEY).map(String::as_str) == Some(token) => {
-                let Some(uuid) = info.uuid() else { return };
-                match incus.destroy_if_same(at, uuid) {
-                    Ok(_) => return,
-                    Err(error) => warn(&error),
+                seen = true;
+                // Without its uuid yet, it is looked at again.
+                if let Some(uuid) = info.uuid()
+                    && let Err(error) = incus.destroy_if_same(at, uuid)
+                {
+                    warn(&error);
                 }
             }
             // A namesake: not ours.
             Ok(_) => return,
             // Gone, and no creation under way: nothing left to do.
-            Err(error) if error.is_not_found() && !under_way => return,
+            Err(error) if error.is_not_found() && (seen || !under_way) => return,
             // Not there yet, or Incus failed: tried again.
             Err(_) => (),
         }

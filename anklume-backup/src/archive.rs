@@ -90,6 +90,35 @@ pub struct Index {
     pub backend: Option<String>,
     #[serde(default)]
     pub snapshots: Option<Vec<String>>,
+    #[serde(default)]
+    config: Option<IndexConfig>,
+}
+
+/// The instance as Incus described it when it wrote the backup.
+#[derive(Debug, Clone, Deserialize)]
+struct IndexConfig {
+    #[serde(default)]
+    container: Option<IndexInstance>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct IndexInstance {
+    #[serde(default)]
+    project: Option<String>,
+}
+
+impl Index {
+    /// The project the instance was backed up from, as the backup records it.
+    pub fn project(&self) -> Option<&str> {
+        let project = self
+            .config
+            .as_ref()?
+            .container
+            .as_ref()?
+            .project
+            .as_deref()?;
+        (!project.is_empty()).then_some(project)
+    }
 }
 
 const INDEX_PATH: &str = "backup/index.yaml";
@@ -333,7 +362,7 @@ mod tests {
 
     fn sample_archive() -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        let index = b"name: web\ntype: container\npool: default\nsnapshots:\n- s0\n";
+        let index = b"name: web\ntype: container\npool: default\nsnapshots:\n- s0\nconfig:\n  container:\n    project: lab\n";
         let mut header = tar::Header::new_gnu();
         header.set_size(index.len() as u64);
         header.set_mode(0o644);
@@ -356,6 +385,7 @@ mod tests {
         let (index, mut again) = index_then_stream(&packed[..], Packing::Zstd, 1 << 20).unwrap();
         assert_eq!(index.name, "web");
         assert_eq!(index.snapshots.as_deref(), Some(&["s0".to_owned()][..]));
+        assert_eq!(index.project(), Some("lab"));
         let mut whole = Vec::new();
         again.read_to_end(&mut whole).unwrap();
         assert_eq!(whole, packed);

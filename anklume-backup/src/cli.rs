@@ -268,6 +268,9 @@ pub struct VerifyArgs {
     /// Errors only: no report; the exit status says whether the backup is intact
     #[arg(short, long)]
     pub quiet: bool,
+    /// Format of the report
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -344,6 +347,7 @@ impl Compression {
 pub enum Format {
     Table,
     Json,
+    Csv,
 }
 
 #[cfg(test)]

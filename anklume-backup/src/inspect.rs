@@ -1,11 +1,12 @@
 //! `verify` (a backup read end to end, without Incus) and `list` (the backups of a directory).
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anklume_common::error::terminal_safe;
-use anklume_common::progress::human_size;
+use anklume_common::progress::{Progress, human_size};
+use anklume_common::table;
 use anklume_common::{Error, Interrupt, Result};
 use serde::Serialize;
 
@@ -14,10 +15,15 @@ use crate::cli::{Format, ListArgs, VerifyArgs};
 use crate::sign::Verdict;
 use crate::{Keys, crypto, open_input, unauthenticated};
 
+/// How much of an archive `list` reads at most to find its index.
+const INDEX_SEARCH: usize = 16 << 20;
+
 pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
     let keys = Keys::new(&args.keys)?;
     let file = args.file.clone().unwrap_or_else(|| "-".into());
-    let (plain, verdict) = open_input(&file, interrupt, &keys)?;
+    let label = format!("verifying {}", terminal_safe(&file.to_string_lossy()));
+    let progress = Progress::new(label, None, args.quiet);
+    let (plain, verdict) = open_input(&file, interrupt, &keys, progress)?;
     let encrypted = verdict.is_some();
     let damaged = |encrypted: bool, why: &str| match verdict.as_ref().and_then(Verdict::refusal) {
         Some(refused) => unauthenticated(refused),
@@ -35,37 +41,118 @@ pub fn verify(interrupt: &Interrupt, args: &VerifyArgs) -> Result<()> {
     if args.quiet {
         return Ok(());
     }
-    // What the backup says of itself is untrusted: printed with control characters escaped.
-    let index = &walk.index;
-    let field = |value: Option<&str>, absent: &str| terminal_safe(value.unwrap_or(absent));
-    let snapshots = match index.snapshots.as_deref() {
-        Some(list) if !list.is_empty() => terminal_safe(&list.join(", ")),
-        _ => "none".to_owned(),
-    };
-    println!("instance:    {}", terminal_safe(&index.name));
-    println!("type:        {}", field(index.kind.as_deref(), "container"));
-    println!("snapshots:   {snapshots}");
-    println!(
-        "pool:        {} ({})",
-        field(index.pool.as_deref(), "?"),
-        field(index.backend.as_deref(), "?")
-    );
-    println!(
-        "archive:     {} {}, {} unpacked in {} entries",
-        human_size(counted.bytes),
-        packing.name(),
-        human_size(walk.unpacked),
-        walk.entries
-    );
-    println!("encrypted:   {}", if encrypted { "yes" } else { "no" });
     let signer = verdict.as_ref().and_then(Verdict::signer);
-    println!("signer:      {}", field(signer.as_deref(), "none"));
-    println!(
-        "authenticated: {}",
-        if signer.is_some() { "yes" } else { "no" }
-    );
-    println!("integrity:   ok");
-    Ok(())
+    let index = walk.index;
+    let report = Report {
+        file: file.to_string_lossy().into_owned(),
+        instance: index.name.clone(),
+        project: index.project().map(str::to_owned),
+        kind: index.kind.clone().unwrap_or_else(|| "container".to_owned()),
+        snapshots: index.snapshots.clone().unwrap_or_default(),
+        pool: index.pool.clone(),
+        backend: index.backend.clone(),
+        size: counted.bytes,
+        compression: packing.name().to_owned(),
+        unpacked: walk.unpacked,
+        entries: walk.entries,
+        encrypted,
+        authenticated: signer.is_some(),
+        signer,
+        intact: true,
+    };
+    let text = match args.format {
+        Format::Table => report.table(),
+        Format::Json => {
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?
+                + "\n"
+        }
+        Format::Csv => table::csv(&[report.csv_row()]),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
+}
+
+/// What `verify` found: what the backup says of itself (untrusted unless authenticated, and
+/// printed with control characters escaped) and what the check established.
+#[derive(Debug, Serialize)]
+struct Report {
+    file: String,
+    instance: String,
+    project: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    snapshots: Vec<String>,
+    pool: Option<String>,
+    backend: Option<String>,
+    /// Bytes of the archive (compressed).
+    size: u64,
+    compression: String,
+    /// Bytes of the files it holds.
+    unpacked: u64,
+    entries: u64,
+    encrypted: bool,
+    signer: Option<String>,
+    authenticated: bool,
+    intact: bool,
+}
+
+impl Report {
+    fn table(&self) -> String {
+        let field = |value: Option<&str>, absent: &str| terminal_safe(value.unwrap_or(absent));
+        let snapshots = match self.snapshots.is_empty() {
+            true => "none".to_owned(),
+            false => terminal_safe(&self.snapshots.join(", ")),
+        };
+        [
+            format!("instance:    {}", terminal_safe(&self.instance)),
+            format!("project:     {}", field(self.project.as_deref(), "?")),
+            format!("type:        {}", terminal_safe(&self.kind)),
+            format!("snapshots:   {snapshots}"),
+            format!(
+                "pool:        {} ({})",
+                field(self.pool.as_deref(), "?"),
+                field(self.backend.as_deref(), "?")
+            ),
+            format!(
+                "archive:     {} {}, {} unpacked in {} entries",
+                human_size(self.size),
+                self.compression,
+                human_size(self.unpacked),
+                self.entries
+            ),
+            format!("encrypted:   {}", table::yes_no(self.encrypted)),
+            format!("signer:      {}", field(self.signer.as_deref(), "none")),
+            format!("authenticated: {}", table::yes_no(self.authenticated)),
+            "integrity:   ok".to_owned(),
+        ]
+        .iter()
+        .map(|line| line.clone() + "\n")
+        .collect()
+    }
+
+    /// file, instance, project, type, snapshots (space-separated), pool, backend, size,
+    /// compression, unpacked, entries, encrypted, signer, authenticated, intact.
+    fn csv_row(&self) -> Vec<String> {
+        vec![
+            self.file.clone(),
+            self.instance.clone(),
+            self.project.clone().unwrap_or_default(),
+            self.kind.clone(),
+            self.snapshots.join(" "),
+            self.pool.clone().unwrap_or_default(),
+            self.backend.clone().unwrap_or_default(),
+            self.size.to_string(),
+            self.compression.clone(),
+            self.unpacked.to_string(),
+            self.entries.to_string(),
+            table::yes_no(self.encrypted).to_owned(),
+            self.signer.clone().unwrap_or_default(),
+            table::yes_no(self.authenticated).to_owned(),
+            table::yes_no(self.intact).to_owned(),
+        ]
+    }
 }
 
 /// A backup that cannot be read through: "does not decrypt" is one of the possible reasons
@@ -98,6 +185,9 @@ impl<R: Read> Read for Counter<R> {
 struct Listed {
     file: String,
     instance: String,
+    /// The project it was backed up from: read from an unencrypted archive; an encrypted one
+    /// tells it once decrypted (`verify`).
+    project: Option<String>,
     date: String,
     size: u64,
     compression: String,
@@ -134,22 +224,27 @@ pub fn list(args: &ListArgs) -> Result<()> {
         .iter()
         .filter_map(|name| describe(&dir, name))
         .collect();
-    match args.format {
+    // Dates in RFC 3339, with the time zone, in JSON and CSV as every machine-read output of
+    // the tools.
+    let machine: Vec<Listed> = listed
+        .iter()
+        .map(|l| Listed {
+            date: rfc3339(&l.date),
+            ..l.clone()
+        })
+        .collect();
+    let text = match args.format {
         Format::Json => {
-            // Dates in RFC 3339, with the time zone, as every JSON of the tools.
-            let listed: Vec<Listed> = listed
-                .iter()
-                .map(|l| Listed {
-                    date: rfc3339(&l.date),
-                    ..l.clone()
-                })
-                .collect();
-            let text = serde_json::to_string_pretty(&listed)
-                .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
-            println!("{text}");
+            serde_json::to_string_pretty(&machine)
+                .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?
+                + "\n"
         }
+        Format::Csv => table::csv(&machine.iter().map(csv_row).collect::<Vec<_>>()),
         Format::Table => print_table(&listed),
-    }
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)?;
     match listed.iter().filter(|b| b.error.is_some()).count() {
         0 => Ok(()),
         n => Err(Error::failure(format!(
@@ -183,6 +278,7 @@ fn describe(dir: &Path, name: &str) -> Option<Listed> {
     let mut listed = Listed {
         file: name.to_owned(),
         instance,
+        project: None,
         date,
         size: 0,
         compression,
@@ -235,6 +331,15 @@ fn read_facts(path: &Path, listed: &mut Listed) -> Result<()> {
         .and_then(|file| file.take(64).read_to_end(&mut prefix))
         .map_err(failed)?;
     listed.encrypted = crypto::looks_encrypted(&prefix);
+    if !listed.encrypted
+        && let Some(packing) = Packing::sniff(&prefix)
+    {
+        // Only the first entries are read: Incus writes its index first.
+        let file = File::open(path).map_err(failed)?;
+        listed.project = archive::index_then_stream(file, packing, INDEX_SEARCH)
+            .ok()
+            .and_then(|(index, _)| index.project().map(str::to_owned));
+    }
     if listed.encrypted {
         let file = File::open(path).map_err(failed)?;
         (listed.recipients, listed.passphrase) = crypto::recipients_of(file).map_err(|e| {
@@ -279,8 +384,25 @@ fn parse_file_name(name: &str) -> Option<(String, String, String)> {
     Some((instance.to_owned(), date, compression.to_owned()))
 }
 
-fn print_table(listed: &[Listed]) {
-    let rows: Vec<[String; 7]> = listed
+/// A backup as a CSV row: file, instance, project, date, size in bytes, compression,
+/// encrypted, recipients (space-separated), passphrase, error.
+fn csv_row(b: &Listed) -> Vec<String> {
+    vec![
+        b.file.clone(),
+        b.instance.clone(),
+        b.project.clone().unwrap_or_default(),
+        b.date.clone(),
+        b.size.to_string(),
+        b.compression.clone(),
+        table::yes_no(b.encrypted).to_owned(),
+        b.recipients.join(" "),
+        table::yes_no(b.passphrase).to_owned(),
+        b.error.clone().unwrap_or_default(),
+    ]
+}
+
+fn print_table(listed: &[Listed]) -> String {
+    let rows: Vec<Vec<String>> = listed
         .iter()
         .map(|b| {
             let recipients = match (b.recipients.is_empty(), b.passphrase) {
@@ -292,49 +414,36 @@ fn print_table(listed: &[Listed]) {
                 Some(error) => ("?".to_owned(), format!("unreadable: {error}")),
                 None => (human_size(b.size), recipients),
             };
-            [
+            let project = match (&b.project, b.encrypted) {
+                (Some(project), _) => project.clone(),
+                // Known once decrypted: `verify` shows it.
+                (None, true) => "(encrypted)".to_owned(),
+                (None, false) => "?".to_owned(),
+            };
+            vec![
                 b.file.clone(),
                 b.instance.clone(),
+                project,
                 b.date.clone(),
                 size,
                 b.compression.clone(),
-                if b.encrypted { "yes" } else { "no" }.to_owned(),
+                table::yes_no(b.encrypted).to_owned(),
                 recipients,
             ]
         })
         .collect();
-    // File names are anybody's: printed with control characters escaped.
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|row| row.iter().map(|cell| terminal_safe(cell)).collect())
-        .collect();
+    // File names are anybody's: `aligned` escapes control characters.
     let header = [
         "FILE",
         "INSTANCE",
+        "PROJECT",
         "DATE",
         "SIZE",
         "COMPRESSION",
         "ENCRYPTED",
         "RECIPIENTS",
     ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        println!("{}", text.join("  ").trim_end());
-    };
-    line(&header.map(str::to_owned));
-    for row in &rows {
-        line(row);
-    }
+    table::aligned(&header, &rows)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anklume_common::error::{shell_word, warn};
+use anklume_common::progress::{self, Progress};
 use anklume_common::{Error, Interrupt, InterruptibleReader, Result, Session};
 use sign::{Trust, Verdict};
 use zeroize::Zeroizing;
@@ -48,14 +49,8 @@ pub fn run(cli: &Cli) -> Result<u8> {
         },
         Command::Verify(args) => match &args.file {
             Some(_) => inspect::verify(&session.interrupt, args),
-            None => repo::required_location(args.repo.as_deref()).and_then(|location| {
-                repo::verify(
-                    &location,
-                    &Keys::new(&args.keys)?,
-                    args.read_data,
-                    args.quiet,
-                )
-            }),
+            None => repo::required_location(args.repo.as_deref())
+                .and_then(|location| repo::verify(&location, &Keys::new(&args.keys)?, args)),
         },
         Command::List(args) => match &args.dir {
             Some(_) => inspect::list(args),
@@ -144,14 +139,22 @@ fn open_input(
     path: &Path,
     interrupt: &Interrupt,
     keys: &Keys,
+    progress: Progress,
 ) -> Result<(Box<dyn Read + Send + Sync>, Option<Verdict>)> {
     let raw: Box<dyn Read + Send + Sync> = if path.as_os_str() == "-" {
-        Box::new(InterruptibleReader::spawn(io::stdin(), interrupt))
+        let mut progress = progress;
+        if let Some(size) = progress::stdin_size() {
+            progress.set_total(size);
+        }
+        Box::new(progress.reader(InterruptibleReader::spawn(io::stdin(), interrupt)))
     } else {
-        Box::new(
-            File::open(path)
-                .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?,
-        )
+        let file = File::open(path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        let mut progress = progress;
+        if let Ok(meta) = file.metadata() {
+            progress.set_total(meta.len());
+        }
+        Box::new(progress.reader(file))
     };
     let (prefix, whole) =
         archive::peek(raw, 64).map_err(|e| Error::io("cannot read the backup", e))?;

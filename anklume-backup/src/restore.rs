@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use anklume_common::error::warn;
+use anklume_common::error::{shell_word, terminal_safe, warn};
 use anklume_common::progress::Progress;
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::reference::check_instance_name;
@@ -31,45 +31,64 @@ pub struct Source {
     pub name: Option<String>,
     /// Its size, when known, for the progress line.
     pub size: Option<u64>,
+    /// Whether its reading already shows progress (a file's bytes counted as they are read).
+    pub counted: bool,
     /// `the backup`, `snapshot 1a2b3c4d`: for messages.
     pub what: String,
 }
 
 pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
     let keys = Keys::new(&args.keys)?;
-    let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys)?;
-    let size = match args.input().as_os_str() == "-" || verdict.is_some() {
-        true => None,
-        false => std::fs::metadata(args.input()).ok().map(|m| m.len()),
-    };
+    // The file's own bytes are counted as they are read: its size is known, encrypted or not.
+    let label = format!(
+        "restoring {}",
+        terminal_safe(&args.input().to_string_lossy())
+    );
+    let progress = Progress::new(label, None, args.quiet);
+    let (plain, verdict) = open_input(args.input(), &session.interrupt, &keys, progress)?;
     let source = Source {
         plain,
         verdict,
         name: None,
-        size,
+        size: None,
+        counted: true,
         what: "the backup".to_owned(),
     };
-    let project = args.project.clone().unwrap_or_else(|| "default".to_owned());
-    restore_stream(session, source, args, project)
+    restore_stream(session, source, args, args.project.clone())
 }
 
-/// Restores `source` into `project`, as `--name`, else the name recorded, else the one in the
-/// archive's index.
+/// Restores `source` as `--name`, else the name recorded, else the one in the archive's
+/// index; into `project`, else the project the backup came from when it exists here, else
+/// `default`. The project and the pool are checked before any data moves.
 pub fn restore_stream(
     session: &Session,
     source: Source,
     args: &RestoreArgs,
-    project: String,
+    project: Option<String>,
 ) -> Result<()> {
     let remote = target_remote(args)?;
-    let (name, stream) = name_and_stream(source.plain, args, source.name)?;
+    let (name, recorded, stream) = name_and_stream(source.plain, args, source.name)?;
+    let project = match project {
+        Some(project) => project,
+        None => recorded_or_default(session, remote.as_deref(), recorded, args.quiet)?,
+    };
+    check_target(
+        session,
+        remote.as_deref(),
+        &project,
+        args.storage.as_deref(),
+    )?;
     let wanted = Located {
         remote,
         project,
         name,
     };
     let verdict = source.verdict;
-    let about = (source.size, source.what.as_str());
+    let about = (
+        source.size.filter(|_| !source.counted),
+        source.what.as_str(),
+    );
+    let quiet = args.quiet || source.counted;
     let replace = must_replace(session, &wanted, args.force)?;
 
     // The import sees the end of its stream only once the whole backup was authenticated, so
@@ -87,7 +106,7 @@ pub fn restore_stream(
         (&target, &wanted.name),
         stream,
         (verdict.as_ref(), about),
-        args,
+        (args, quiet),
     ) {
         // Incus creates nothing from a refused or killed import. A temporary instance (its
         // name unguessable, so ours) is removed should one exist; a free name is never touched,
@@ -152,13 +171,14 @@ fn temporary_name(session: &Session, at: &Located, tag: &str) -> Result<String> 
     temp::instance_name(&session.resolver, at.remote.as_deref(), &at.name, tag)
 }
 
-/// The instance's name (`--name`, else the one the backup records) and the backup's stream,
-/// checked whole as it streams: its end reaches the import only if the archive is sound.
+/// The instance's name (`--name`, else the one the backup records), the project the archive's
+/// index records, and the backup's stream, checked whole as it streams: its end reaches the
+/// import only if the archive is sound.
 fn name_and_stream(
     plain: Box<dyn Read + Send + Sync>,
     args: &RestoreArgs,
     recorded: Option<String>,
-) -> Result<(String, Box<dyn Read + Send>)> {
+) -> Result<(String, Option<String>, Box<dyn Read + Send>)> {
     let (prefix, plain) = archive::peek(plain, archive::SNIFF_LEN)
         .map_err(|e| Error::io("cannot read the backup", e))?;
     let packing = Packing::sniff(&prefix);
@@ -168,17 +188,78 @@ fn name_and_stream(
     };
     let given = args.name.as_ref().map(|n| n.name.clone()).or(recorded);
     match (given, packing) {
-        (Some(name), _) => Ok((name, plain)),
-        (None, Some(packing)) => {
+        (given, Some(packing)) => {
             let (index, whole) = archive::index_then_stream(plain, packing, INDEX_SEARCH_LIMIT)?;
-            check_instance_name(&index.name).map_err(Error::failure)?;
-            Ok((index.name, Box::new(whole)))
+            let project = index.project().map(str::to_owned);
+            let name = match given {
+                Some(name) => name,
+                None => check_instance_name(&index.name)
+                    .map_err(Error::failure)
+                    .map(|()| index.name)?,
+            };
+            Ok((name, project, Box::new(whole)))
         }
+        (Some(name), None) => Ok((name, None, plain)),
         (None, None) => Err(
             Error::failure("cannot find the instance's name: unknown compression")
                 .with_hint("name the instance with --name"),
         ),
     }
+}
+
+/// The project the backup came from when it exists on the target, else `default` (said on
+/// stderr when the recorded one is missing).
+fn recorded_or_default(
+    session: &Session,
+    remote: Option<&str>,
+    recorded: Option<String>,
+    quiet: bool,
+) -> Result<String> {
+    let Some(recorded) = recorded else {
+        return Ok("default".to_owned());
+    };
+    if session.incus().project_exists(remote, &recorded)? {
+        return Ok(recorded);
+    }
+    if !quiet {
+        eprintln!(
+            "anklume-backup: the backup comes from project '{}', which does not exist here: restoring into 'default' (choose with --project)",
+            terminal_safe(&recorded)
+        );
+    }
+    Ok("default".to_owned())
+}
+
+/// The project and the storage pool the import needs, checked before any data moves.
+fn check_target(
+    session: &Session,
+    remote: Option<&str>,
+    project: &str,
+    pool: Option<&str>,
+) -> Result<()> {
+    let incus = session.incus();
+    let on = remote
+        .map(|r| format!(" on remote '{r}'"))
+        .unwrap_or_default();
+    let remote_flag = remote.map(|r| format!(" {r}:")).unwrap_or_default();
+    if !incus.project_exists(remote, project)? {
+        return Err(
+            Error::failure(format!("project '{project}' does not exist{on}")).with_hint(format!(
+                "choose one of `incus project list{remote_flag}` with --project, or create it: incus project create {}",
+                shell_word(&remote.map_or_else(|| project.to_owned(), |r| format!("{r}:{project}")))
+            )),
+        );
+    }
+    if let Some(pool) = pool
+        && !incus.storage_pool_exists(remote, pool)?
+    {
+        return Err(
+            Error::failure(format!("storage pool '{pool}' does not exist{on}")).with_hint(format!(
+                "choose one of `incus storage list{remote_flag}` with --storage"
+            )),
+        );
+    }
+    Ok(())
 }
 
 /// Names are unique across projects: any existing holder is checked before anything runs.
@@ -210,13 +291,13 @@ fn import(
     (temporary, name): (&Located, &str),
     stream: Box<dyn Read + Send>,
     (verdict, (size, what)): (Option<&Verdict>, (Option<u64>, &str)),
-    args: &RestoreArgs,
+    (args, quiet): (&RestoreArgs, bool),
 ) -> Result<()> {
     // Written through the stream, never through its pipe taken out: dropped on any path (a
     // panic included), the import is killed before its input closes.
     let mut import = session.incus().import(temporary, args.storage.as_deref())?;
     let label = format!("restoring {name}");
-    let mut progress = Progress::new(label, size, args.quiet);
+    let mut progress = Progress::new(label, size, quiet);
     // Decrypted, authenticated and checked on a thread of its own, ahead of the upload.
     let mut stream = InterruptibleReader::spawn(stream, &session.interrupt);
     let interrupt = Some(&session.interrupt);

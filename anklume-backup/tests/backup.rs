@@ -1272,3 +1272,102 @@ fn a_backup_is_not_written_to_a_terminal() {
         "{said}"
     );
 }
+
+/// A backup records the project it came from: `list` and `verify` show it in every format,
+/// `restore` (and `restore --force`) go back there without `--project`, and a missing project
+/// or pool is refused before any data moves.
+#[test]
+fn a_backup_goes_back_to_its_project_and_targets_are_checked_first() {
+    let Some(project) = TestProject::new("bk-home") else {
+        return;
+    };
+    let (name, secret) = instance_with_data(&project);
+    let cwd = ScratchDir::new("bk-home");
+    let env = Env {
+        cwd: cwd.path(),
+        gnupg: None,
+    };
+    let out = env.run(&["create", &name, "-q"]);
+    let file = created_path(&out, cwd.path());
+    let file = file.to_string_lossy().into_owned();
+
+    let out = env.run(&["list", "--format", "json"]);
+    assert_ok(&out);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["project"], project.name());
+    let out = env.run(&["list", "--format", "csv"]);
+    assert_ok(&out);
+    let line = text(&out.stdout);
+    let fields: Vec<&str> = line.trim_end().split(',').collect();
+    assert_eq!(fields.len(), 10, "{line}");
+    assert_eq!(fields[1..3], [name.as_str(), project.name()], "{line}");
+    assert!(
+        fields[3].contains('T') && fields[3].len() > 19,
+        "RFC 3339: {line}"
+    );
+    let out = env.run(&["list"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("FILE") && table.contains("PROJECT"),
+        "{table}"
+    );
+    assert!(
+        table.lines().nth(1).unwrap().contains(project.name()),
+        "{table}"
+    );
+
+    let out = env.run(&["verify", &file, "--format", "json"]);
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["project"], project.name());
+    assert_eq!(report["instance"], name.as_str());
+    assert_eq!(report["intact"], true);
+    let out = env.run(&["verify", &file, "--format", "csv"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).starts_with(&format!("{file},{name},{},container,", project.name())),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.run(&["verify", &file]);
+    assert!(
+        text(&out.stdout).contains(&format!("project:     {}", project.name())),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Checked before the upload: nothing reaches Incus, no temporary name in the message.
+    let out = env.run(&[
+        "restore",
+        &file,
+        "--name",
+        "elsewhere",
+        "--project",
+        "anklume-no-such-project",
+    ]);
+    assert_failed_saying(&out, "project 'anklume-no-such-project' does not exist");
+    assert!(text(&out.stderr).contains("incus project create anklume-no-such-project"));
+    let out = env.run(&[
+        "restore",
+        &file,
+        "--name",
+        "elsewhere",
+        "--storage",
+        "nopool",
+    ]);
+    assert_failed_saying(&out, "storage pool 'nopool' does not exist");
+    assert!(text(&out.stderr).contains("incus storage list"));
+
+    // --force replaces the instance in the project the backup came from.
+    project.run(&["exec", &name, "--", "sh", "-c", "echo changed > /root/data"]);
+    let out = env.run(&["restore", &file, "--force", "-q"]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stderr), "", "-q: errors only");
+    assert_eq!(data_of(&project, &name), secret);
+    // Without the instance, the same: back to its project.
+    project.run(&["delete", "--force", &name]);
+    let out = env.run(&["restore", &file]);
+    assert_ok(&out);
+    assert!(text(&out.stderr).contains(&format!("project {}", project.name())));
+    assert_eq!(data_of(&project, &name), secret);
+}

@@ -15,6 +15,7 @@
 //! - [`pump`]: the one byte pump, with progress and interruption;
 //! - [`args`]: the clap value parsers of instance names, references and projects;
 //! - [`session`]: the prologue every tool runs (signals caught, the runner and resolver);
+//! - [`table`]: listings as aligned columns or CSV;
 //! - [`temp`]: temporary names, checked free.
 
 pub mod api;
@@ -32,6 +33,7 @@ pub mod resolve;
 pub mod server;
 pub mod session;
 pub mod sftp;
+pub mod table;
 pub mod temp;
 pub mod url;
 

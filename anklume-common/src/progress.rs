@@ -74,6 +74,14 @@ impl Progress {
     }
 }
 
+/// A line left unfinished (a failure, an interruption) is ended, so that the error that
+/// follows starts a line of its own.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 /// A reader that reports its bytes to a [`Progress`], finishing it at end of input.
 #[derive(Debug)]
 pub struct ProgressReader<R> {
@@ -91,6 +99,15 @@ impl<R: Read> Read for ProgressReader<R> {
         }
         Ok(n)
     }
+}
+
+/// The size of what stdin will give when it is a regular file (`< FILE`), for a progress
+/// line with a percentage; `None` for a pipe, a terminal or a socket.
+pub fn stdin_size() -> Option<u64> {
+    std::fs::metadata("/proc/self/fd/0")
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len())
 }
 
 /// `label  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s  ETA 0:06`

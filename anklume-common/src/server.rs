@@ -60,6 +60,10 @@ impl Incus {
         exists(self, remote, &ApiPath::new(&["projects", project]))
     }
 
+    pub fn storage_pool_exists(&self, remote: Option<&str>, pool: &str) -> Result<bool> {
+        exists(self, remote, &ApiPath::new(&["storage-pools", pool]))
+    }
+
     /// Whether image alias `alias` exists in `project`.
     pub fn image_alias_exists(
         &self,

@@ -35,6 +35,8 @@ pub const FALLBACK_DOMAIN: &str = "default";
 /// The snapshot of a golden image that --from clones.
 /// Name of the disk device that --mount adds.
 const MOUNT_DEVICE: &str = "anklume-mount";
+/// How often a `--ttl` reaper looks whether its instance is still there.
+const REAPER_LOOKS_EVERY: Duration = Duration::from_secs(5);
 /// How long a VM's agent may take to answer after the start.
 const VM_AGENT_WAIT: Duration = Duration::from_secs(120);
 /// The interactive shell: bash when the instance has it, else sh (by existence, not exit status).
@@ -655,15 +657,30 @@ fn reap(cli: &Cli, uuid: &str) -> Result<u8> {
     let (Some(name), Some(project), Some(ttl)) = (&cli.name, &cli.domain, cli.ttl) else {
         return Err(Error::usage("--reap needs --name, --domain and --ttl"));
     };
-    thread::sleep(ttl);
     let at = Located {
         remote: None,
         project: project.clone(),
         name: name.clone(),
     };
+    let incus = Incus::from_env();
+    // Until the deadline, it looks now and then: once the instance is gone (stopped, deleted)
+    // or replaced by a namesake, it has nothing left to do and leaves.
+    let deadline = Instant::now() + ttl;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() {
+            break;
+        }
+        thread::sleep(left.min(REAPER_LOOKS_EVERY));
+        match incus.uuid(&at) {
+            Ok(current) if current == uuid => (),
+            Ok(_) => return Ok(0),
+            Err(e) if e.is_not_found() => return Ok(0),
+            // The daemon restarting, say: looked at again.
+            Err(_) => (),
+        }
+    }
     // Gone already, or replaced by a namesake: nothing of ours to destroy. A failure (the
     // daemon restarting, say) is tried again, more and more slowly, until it is done.
-    let incus = Incus::from_env();
     let mut pause = Duration::from_secs(1);
     while incus.destroy_if_same(&at, uuid).is_err() {
         thread::sleep(pause);

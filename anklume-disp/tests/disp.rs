@@ -341,6 +341,31 @@ fn a_short_ttl_really_destroys_the_instance_after_we_exited() {
     });
 }
 
+/// A `--ttl` reaper whose instance is deleted early does not linger until its hour: it sees
+/// the instance gone and leaves.
+#[test]
+fn a_ttl_reaper_leaves_once_its_instance_is_gone() {
+    let Some(project) = TestProject::new("disp-ttl-gone") else {
+        return;
+    };
+    let cwd = ScratchDir::new("disp-ttl-gone");
+    let out = run_tool(disp_in(&project, &cwd).args(["--no-attach", "--ttl", "1h"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name = text(&out.stdout).trim().to_owned();
+    let reapers = || {
+        Command::new("pgrep")
+            .args(["-f", &format!("[-]-reap .* --name {name} --domain")])
+            .output()
+            .map(|o| text(&o.stdout).lines().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(reapers(), 1, "one reaper waits for the hour");
+    project.run(&["delete", "--force", &name]);
+    eventually("the reaper leaves once its instance is gone", || {
+        reapers() == 0
+    });
+}
+
 #[test]
 fn from_a_golden_instance_starts_a_clone_of_pristine() {
     let Some(project) = TestProject::new("disp-from") else {

@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 use anklume_common::error::shell_word;
-use anklume_common::pristine;
 use anklume_common::{
     Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Result, Session, Stop,
 };
+use anklume_common::{pristine, table};
 use serde::Serialize;
 
 use cli::{Cli, Command, CreateArgs, DeriveArgs, Format, ListArgs, PublishArgs};
@@ -285,22 +285,14 @@ fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
     }
     let rows = golden_rows(incus, args.project.as_deref())?;
     let text = match args.format {
-        Format::Table => table(&rows),
+        Format::Table => aligned_table(&rows),
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&rows)
                 .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
             json.push('\n');
             json
         }
-        Format::Csv => rows
-            .iter()
-            .map(|r| {
-                let fields = [&r.name, &r.project, &r.pristine_created, &r.pool];
-                let mut line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                line.push(yes_no(r.cow).into());
-                line.join(",") + "\n"
-            })
-            .collect(),
+        Format::Csv => table::csv(&cells(&rows, |date| date.to_owned())),
     };
     io::stdout()
         .write_all(text.as_bytes())
@@ -331,18 +323,6 @@ fn golden_rows(incus: &Incus, project: Option<&str>) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn yes_no(value: bool) -> &'static str {
-    if value { "yes" } else { "no" }
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
 /// `2026-11-23T10:00:49.828819539Z` → `2026-11-23 11:00` in local time.
 fn local_time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
@@ -354,39 +334,24 @@ fn local_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_owned())
 }
 
-fn table(rows: &[Row]) -> String {
-    let header = ["NAME", "PROJECT", "PRISTINE CREATED", "POOL", "COW"];
-    let cells: Vec<[String; 5]> = rows
-        .iter()
+/// The cells of each row, its date as `date` shows it.
+fn cells(rows: &[Row], date: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    rows.iter()
         .map(|r| {
-            [
+            vec![
                 r.name.clone(),
                 r.project.clone(),
-                local_time(&r.pristine_created),
+                date(&r.pristine_created),
                 r.pool.clone(),
-                yes_no(r.cow).to_owned(),
+                table::yes_no(r.cow).to_owned(),
             ]
         })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header);
-    for row in &cells {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-    }
-    out
+        .collect()
+}
+
+fn aligned_table(rows: &[Row]) -> String {
+    let header = ["NAME", "PROJECT", "PRISTINE CREATED", "POOL", "COW"];
+    table::aligned(&header, &cells(rows, local_time))
 }
 
 #[cfg(test)]
@@ -406,17 +371,10 @@ mod tests {
     #[test]
     fn the_table_aligns_its_columns() {
         assert_eq!(
-            table(&[row("tpl", true), row("a-longer-name", false)]),
+            aligned_table(&[row("tpl", true), row("a-longer-name", false)]),
             "NAME           PROJECT  PRISTINE CREATED  POOL     COW\n\
              tpl            lab      not-a-date        default  yes\n\
              a-longer-name  lab      not-a-date        default  no\n"
         );
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 }

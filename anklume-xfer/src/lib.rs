@@ -8,9 +8,10 @@ mod cli;
 pub mod receive;
 pub mod tree;
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 
 use anklume_common::error::{refuse_binary_on_terminal, shell_word};
+use anklume_common::progress::{self, Progress};
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::sftp::{Attrs, Kind};
 use anklume_common::{
@@ -20,17 +21,48 @@ use anklume_common::{
 
 pub use cli::{Cli, Command, CopyArgs, PullArgs, PushArgs};
 use receive::SftpSink;
-use tree::{Meta, Sink, TarSink, join, read_tar, walk};
+use tree::{Meta, Sink, TarSink, join, read_tar, shown, walk};
 
 /// Runs the command line; the exit status on success is 0.
 /// `-q`: errors only.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A note on stderr (`anklume-xfer: ...`), unless `-q`.
 pub(crate) fn note(message: &str) {
-    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+    if !quiet() {
         eprintln!("anklume-xfer: {message}");
     }
+}
+
+/// A progress line for `action` (`copying ux-a:/srv`), on a terminal and without `-q` only.
+fn progress(action: &str, total: Option<u64>) -> Progress {
+    Progress::new(shown(action), total, quiet())
+}
+
+/// Walks the tree at `path` into `sink`, counting its bytes on a progress line whose total,
+/// when the line shows, comes from a first listing of the tree.
+fn walk_counted(
+    sftp: &mut Sftp,
+    (path, attrs): (&str, &Attrs),
+    sink: &mut dyn Sink,
+    action: &str,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let mut line = progress(action, None);
+    if line.is_visible() {
+        line.set_total(tree::total_size(sftp, path, interrupt)?);
+    }
+    let mut counted = tree::Counted {
+        inner: sink,
+        progress: line,
+    };
+    walk(sftp, path, "", attrs, &mut counted, interrupt)?;
+    counted.progress.finish();
+    Ok(())
 }
 
 pub fn run(cli: &Cli) -> Result<u8> {
@@ -91,7 +123,8 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
             _ => file_name(path),
         };
         let mut sink = TarSink::new(BufWriter::with_capacity(64 * 1024, stdout), root);
-        walk(&mut sftp, path, "", &attrs, &mut sink, interrupt)?;
+        let action = format!("pulling {}:{path}", sftp.label());
+        walk_counted(&mut sftp, (path, &attrs), &mut sink, &action, interrupt)?;
         sink.finish()?;
         return sink.into_inner()?.flush().map_err(Error::stdout);
     }
@@ -101,7 +134,13 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
         _ => return Err(not_a_file(&sftp, path)),
     }
     let label = format!("{}:{path}", sftp.label());
-    let mut reader = sftp.open_read(path)?;
+    let mut file = sftp.open_read(path)?;
+    // Not over the data itself when both go to the terminal.
+    let line = match io::stdout().is_terminal() {
+        true => Progress::new("", None, true),
+        false => progress(&format!("pulling {label}"), attrs.size),
+    };
+    let mut reader = line.reader(&mut file);
     let mut stdout = stdout;
     // A file that is not text (a NUL in its first 8 KiB) is binary, as for grep and less.
     let mut head = Vec::with_capacity(8192);
@@ -119,7 +158,8 @@ fn pull(resolver: &Resolver, interrupt: &Interrupt, args: &PullArgs) -> Result<(
         PumpError::Interrupted(signal) => Error::interrupted(signal),
     })?;
     stdout.flush().map_err(Error::stdout)?;
-    reader.close()
+    drop(reader);
+    file.close()
 }
 
 fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<()> {
@@ -130,7 +170,9 @@ fn push(resolver: &Resolver, interrupt: &Interrupt, args: &PushArgs) -> Result<(
         make_parents(&mut sftp, path)?;
     }
     require_parent(&mut sftp, path, "push to")?;
-    let mut stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
+    let action = format!("pushing to {}:{path}", sftp.label());
+    let stdin = InterruptibleReader::spawn(io::stdin(), interrupt);
+    let mut stdin = progress(&action, progress::stdin_size()).reader(stdin);
     if args.archive {
         let mut sink = SftpSink::new(&mut sftp, path, args.keep_setid)?;
         return read_tar(stdin, &mut sink, interrupt);
@@ -227,7 +269,8 @@ fn copy_file(
         )));
     }
     let source_name = format!("{}:{src_path}", ends.src.label());
-    let mut reader = ends.src.open_read(ends.src_path)?;
+    let mut file = ends.src.open_read(ends.src_path)?;
+    let mut reader = progress(&format!("copying {source_name}"), attrs.size).reader(&mut file);
     let mut meta = Meta::from_attrs(attrs);
     if !ends.keep_setid && meta.mode & 0o6000 != 0 {
         note(&format!(
@@ -244,7 +287,8 @@ fn copy_file(
         &source_name,
         interrupt,
     )?;
-    reader.close()
+    drop(reader);
+    file.close()
 }
 
 fn copy_tree(
@@ -269,7 +313,8 @@ fn copy_tree(
         )));
     }
     let mut sink = SftpSink::new(ends.dst, ends.target, ends.keep_setid)?;
-    walk(ends.src, ends.src_path, "", attrs, &mut sink, interrupt)?;
+    let action = format!("copying {}:{src_path}", ends.src.label());
+    walk_counted(ends.src, (src_path, attrs), &mut sink, &action, interrupt)?;
     sink.finish()
 }
 

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 
+use anklume_common::progress::Progress;
 use anklume_common::pump::{PumpError, pump};
 use anklume_common::sftp::{Attrs, Kind, Sftp};
 use anklume_common::{Error, Interrupt, Result};
@@ -367,6 +368,69 @@ pub fn named(e: io::Error, context: impl FnOnce() -> String) -> Error {
         Some(named) => Error::failure(named.message()),
         None => Error::io(context(), e),
     }
+}
+
+/// A sink that counts the bytes of the files it passes on to `inner` into one progress line.
+pub struct Counted<'a> {
+    pub inner: &'a mut dyn Sink,
+    pub progress: Progress,
+}
+
+impl Sink for Counted<'_> {
+    fn dir(&mut self, rel: &str, meta: &Meta) -> Result<()> {
+        self.inner.dir(rel, meta)
+    }
+
+    fn file(&mut self, rel: &str, meta: &Meta, size: u64, content: &mut dyn Read) -> Result<()> {
+        let mut counting = CountingReader {
+            inner: content,
+            progress: &mut self.progress,
+        };
+        self.inner.file(rel, meta, size, &mut counting)
+    }
+
+    fn symlink(&mut self, rel: &str, meta: &Meta, target: &str) -> Result<()> {
+        self.inner.symlink(rel, meta, target)
+    }
+
+    fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
+        self.inner.hard_link(rel, existing)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.progress.finish();
+        self.inner.finish()
+    }
+}
+
+struct CountingReader<'a, 'b> {
+    inner: &'a mut dyn Read,
+    progress: &'b mut Progress,
+}
+
+impl Read for CountingReader<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// The bytes of the regular files under `path` (a directory), for a progress line's total:
+/// one listing of each directory, as the copy itself does.
+pub fn total_size(sftp: &mut Sftp, path: &str, interrupt: &Interrupt) -> Result<u64> {
+    interrupt.check()?;
+    let mut total = 0;
+    for (name, entry) in sftp.read_dir(path)? {
+        match entry.kind() {
+            Kind::File => total += entry.size.unwrap_or(0),
+            Kind::Directory if is_plain_name(&name) => {
+                total += total_size(sftp, &join(path, &name), interrupt)?;
+            }
+            _ => (),
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

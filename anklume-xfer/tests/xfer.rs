@@ -679,3 +679,65 @@ fn a_host_path_is_sent_to_push_and_pull() {
     assert_failed_saying(&out, 2, "is a path on this host");
     assert!(text(&out.stderr).contains("anklume-xfer push INSTANCE:/PATH < FILE"));
 }
+
+/// On a terminal, copies of a file and of a tree, and a push from a regular file, show a
+/// progress line with the total, a percentage and an ETA; `-q` and a stderr that is not a
+/// terminal show none.
+#[test]
+fn progress_shows_percentage_and_eta_on_a_terminal_only() {
+    let Some(project) = TestProject::new("xfer-progress") else {
+        return;
+    };
+    let name = unique_name("prog");
+    project.launch(&name);
+    sh(
+        &project,
+        &name,
+        "mkdir -p /root/tree/sub && head -c 3000000 /dev/urandom > /root/tree/sub/big && echo x > /root/tree/small",
+    );
+    let p = project.name();
+    let at = |path: &str| format!("{name}:{path}");
+    let shows_progress = |said: &str, what: &str| {
+        assert!(said.contains(what), "{said}");
+        assert!(said.contains("100%") && said.contains("ETA"), "{said}");
+        assert!(said.contains("2.9 MiB"), "the total: {said}");
+    };
+    let (code, said) = on_terminal(XFER, &["copy", &at("/root/tree/sub/big"), &at("/root/one")]);
+    assert_eq!(code, Some(0), "{said}");
+    shows_progress(&said, &format!("copying {}", at("/root/tree/sub/big")));
+    let (code, said) = on_terminal(XFER, &["copy", &at("/root/tree"), &at("/root/copied")]);
+    assert_eq!(code, Some(0), "{said}");
+    shows_progress(&said, &format!("copying {}", at("/root/tree")));
+    assert_eq!(
+        sh(
+            &project,
+            &name,
+            "cmp /root/tree/sub/big /root/copied/sub/big && echo same"
+        ),
+        "same\n"
+    );
+
+    let local = ScratchDir::new("xfer-progress");
+    let file = local.path().join("upload");
+    std::fs::write(&file, vec![7u8; 3_000_000]).unwrap();
+    let line = format!(
+        "'{XFER}' push '{}' --project '{p}' < '{}'",
+        at("/root/pushed"),
+        file.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    shows_progress(&said, &format!("pushing to {}", at("/root/pushed")));
+
+    let (code, said) = on_terminal(XFER, &["-q", "copy", &at("/root/tree"), &at("/root/quiet")]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains("copying"), "-q: {said}");
+    let out = xfer(&["copy", &at("/root/tree"), &at("/root/piped")]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stderr), "", "not a terminal");
+}

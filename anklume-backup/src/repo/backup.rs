@@ -134,9 +134,10 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
     let node = only_file(&repo, &snap, location)?;
     let recorded_project = tag(&snap, "project");
     let project = match (&args.project, recorded_project) {
-        (Some(project), _) => project.clone(),
-        (None, Some(recorded)) if project_exists(session, args, &recorded)? => recorded,
-        (None, _) => "default".to_owned(),
+        (Some(project), _) => Some(project.clone()),
+        (None, Some(recorded)) if project_exists(session, args, &recorded)? => Some(recorded),
+        // The archive's index says where it came from, else it goes to `default`.
+        (None, _) => None,
     };
     // A recorded name that Incus would refuse is ignored: the archive's own index names it.
     let name = tag(&snap, "instance").filter(|n| check_instance_name(n).is_ok());
@@ -147,6 +148,7 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
         verdict: None,
         name,
         size: Some(size),
+        counted: false,
         what: format!("snapshot {}", super::short(&snap.id)),
     };
     file_restore::restore_stream(session, from, args, project)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anklume_common::error::terminal_safe;
 use anklume_common::progress::human_size;
-use anklume_common::{Error, Result};
+use anklume_common::{Error, Result, table};
 use rustic_core::repofile::{NodeType, SnapshotFile, SnapshotId};
 use rustic_core::{CheckOptions, IndexedFullStatus, KeepOptions, PruneOptions, Repository};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use super::backup::tag;
 use super::dump::BlobReader;
 use super::{Location, failed, open, rustic_message};
 use crate::Keys;
-use crate::cli::{Format, PruneArgs};
+use crate::cli::{Format, PruneArgs, VerifyArgs};
 
 /// A snapshot as `list` shows it.
 #[derive(Serialize)]
@@ -51,6 +51,24 @@ impl Row {
     }
 }
 
+/// id, instance, project, host, date, size, added, paths (space-separated).
+fn csv_rows(rows: &[Row]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.instance.clone().unwrap_or_default(),
+                r.project.clone().unwrap_or_default(),
+                r.host.clone(),
+                r.date.clone(),
+                r.size.to_string(),
+                r.added.to_string(),
+                r.paths.join(" "),
+            ]
+        })
+        .collect()
+}
+
 /// `list --repo LOCATION`: its snapshots, oldest first.
 pub fn list(location: &Location, keys: &Keys, format: Format) -> Result<()> {
     let opened = open(location, keys, true)?;
@@ -65,6 +83,7 @@ pub fn list(location: &Location, keys: &Keys, format: Format) -> Result<()> {
         Format::Json => serde_json::to_writer_pretty(&mut out, &rows)
             .map_err(io::Error::other)
             .and_then(|()| writeln!(out)),
+        Format::Csv => out.write_all(table::csv(&csv_rows(&rows)).as_bytes()),
         Format::Table => table(&mut out, &rows),
     };
     written.and_then(|()| out.flush()).map_err(Error::stdout)
@@ -220,7 +239,8 @@ fn to_forget(
 
 /// `verify --repo`: rustic's check of the repository's structure; with `read_data`, every pack
 /// re-read and authenticated. A damage found is traced to the snapshots it reaches.
-pub fn verify(location: &Location, keys: &Keys, read_data: bool, quiet: bool) -> Result<()> {
+pub fn verify(location: &Location, keys: &Keys, args: &VerifyArgs) -> Result<()> {
+    let (read_data, quiet) = (args.read_data, args.quiet);
     let opened = open(location, keys, quiet)?;
     let results = opened
         .repo
@@ -233,45 +253,116 @@ pub fn verify(location: &Location, keys: &Keys, read_data: bool, quiet: bool) ->
         .filter(|(level, _)| format!("{level:?}") == "Error")
         .map(|(_, e)| e.to_string())
         .collect();
-    if errors.is_empty() && results.is_ok().is_ok() {
-        if !quiet {
-            eprintln!(
-                "anklume-backup: repository {} is intact ({})",
-                location.given,
-                if read_data {
-                    "structure and every byte of data"
-                } else {
-                    "structure; --read-data re-reads the data"
+    let intact = errors.is_empty() && results.is_ok().is_ok();
+    let damaged = match intact {
+        true => BTreeSet::new(),
+        false => {
+            let repo = opened
+                .repo
+                .to_indexed()
+                .map_err(failed("read the index of", location))?;
+            damaged_snapshots(Arc::new(repo))
+        }
+    };
+    let report = RepoReport {
+        repository: location.given.clone(),
+        read_data,
+        intact,
+        errors,
+        damaged_snapshots: damaged
+            .into_iter()
+            .map(|(id, instance)| Damaged { id, instance })
+            .collect(),
+    };
+    report.print(args.format, quiet)?;
+    report.verdict()
+}
+
+/// What `verify --repo` found.
+#[derive(Serialize)]
+struct RepoReport {
+    repository: String,
+    read_data: bool,
+    intact: bool,
+    errors: Vec<String>,
+    damaged_snapshots: Vec<Damaged>,
+}
+
+#[derive(Serialize)]
+struct Damaged {
+    id: String,
+    instance: String,
+}
+
+impl RepoReport {
+    /// The report on stdout as JSON or CSV (repository, read_data, intact, errors,
+    /// damaged snapshot IDs space-separated); as a table, each error on stderr, and the verdict
+    /// unless `quiet` (stdout stays empty).
+    fn print(&self, format: Format, quiet: bool) -> Result<()> {
+        let text = match format {
+            _ if quiet && format != Format::Table => return Ok(()),
+            Format::Json => {
+                serde_json::to_string_pretty(self)
+                    .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?
+                    + "\n"
+            }
+            Format::Csv => table::csv(&[vec![
+                self.repository.clone(),
+                table::yes_no(self.read_data).to_owned(),
+                table::yes_no(self.intact).to_owned(),
+                self.errors.len().to_string(),
+                self.damaged_snapshots
+                    .iter()
+                    .map(|d| d.id.clone())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]]),
+            Format::Table => {
+                for error in &self.errors {
+                    eprintln!("anklume-backup: {}", terminal_safe(error));
                 }
-            );
-        }
-        return Ok(());
+                if self.intact && !quiet {
+                    eprintln!(
+                        "anklume-backup: repository {} is intact ({})",
+                        self.repository,
+                        if self.read_data {
+                            "structure and every byte of data"
+                        } else {
+                            "structure; --read-data re-reads the data"
+                        }
+                    );
+                }
+                return Ok(());
+            }
+        };
+        io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(Error::stdout)
     }
-    for error in &errors {
-        eprintln!("anklume-backup: {}", terminal_safe(error));
-    }
-    let repo = opened
-        .repo
-        .to_indexed()
-        .map_err(failed("read the index of", location))?;
-    let damaged = damaged_snapshots(Arc::new(repo));
-    let names: Vec<String> = damaged
-        .iter()
-        .map(|(id, instance)| format!("{} ({instance})", &id[..8]))
-        .collect();
-    Err(Error::failure(format!(
-        "repository {} is damaged: {}; snapshots affected: {}",
-        location.given,
-        super::commands::plural(errors.len(), "error"),
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
+
+    fn verdict(&self) -> Result<()> {
+        if self.intact {
+            return Ok(());
         }
-    ))
-    .with_hint(
-        "restore the snapshots not affected; forget the others and run anklume-backup prune",
-    ))
+        let names: Vec<String> = self
+            .damaged_snapshots
+            .iter()
+            .map(|d| format!("{} ({})", &d.id[..8], d.instance))
+            .collect();
+        Err(Error::failure(format!(
+            "repository {} is damaged: {}; snapshots affected: {}",
+            self.repository,
+            super::commands::plural(self.errors.len(), "error"),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ))
+        .with_hint(
+            "restore the snapshots not affected; forget the others and run anklume-backup prune",
+        ))
+    }
 }
 
 /// The snapshots whose file cannot be read back whole and authenticated (ID, instance).

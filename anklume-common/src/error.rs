@@ -56,6 +56,8 @@ pub enum Object {
     Network,
     /// A file or directory inside an instance.
     File,
+    /// A remote of the client's configuration.
+    Remote,
     Other,
 }
 
@@ -86,6 +88,8 @@ impl Fault {
             Self::NoRootDisk
         } else if has("Asked for a VM but image is of type container") {
             Self::NotAVmImage
+        } else if has("The remote") && has("doesn't exist") {
+            Self::NotFound(Object::Remote)
         } else if has("Requested profile") || has("Profile not found") {
             Self::NotFound(Object::Profile)
         } else if has("not found") {
@@ -403,6 +407,10 @@ mod tests {
                 Fault::NotFound(Object::Project),
             ),
             ("Image \"debian\" not found", Fault::NotFound(Object::Image)),
+            (
+                "The remote \"nosuch\" doesn't exist",
+                Fault::NotFound(Object::Remote),
+            ),
             (
                 "Storage pool not found",
                 Fault::NotFound(Object::StoragePool),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Fault, Result};
+use crate::error::{Error, Fault, Object, Result};
 use crate::interrupt::Interrupt;
 use crate::url::ApiPath;
 
@@ -245,6 +245,19 @@ impl Incus {
         self.wait(&mut child, call)
     }
 
+    /// Like [`Incus::interactive`], with the client's stderr passed through us: its closing
+    /// `Error: ...` line, if any, is held back and returned for the caller to word.
+    pub fn interactive_closing_error(&self, call: &Call) -> Result<(ExitStatus, Option<String>)> {
+        let mut child = self.spawn(call, Stdio::inherit(), Stdio::inherit(), Stdio::piped())?;
+        let stderr = child.stderr.take();
+        let passer = thread::spawn(move || {
+            stderr.and_then(|e| crate::closing::pass_all_but_closing_error(e, &mut io::stderr()))
+        });
+        let status = self.wait(&mut child, call);
+        let closing = passer.join().unwrap_or(None);
+        Ok((status?, closing))
+    }
+
     /// Starts `call` with the given pipes (the others closed; stderr captured for the error
     /// message). Read and write through the returned [`Stream`], then call [`Stream::finish`].
     pub fn stream(&self, call: &Call, pipes: Pipes) -> Result<Stream> {
@@ -426,6 +439,9 @@ fn failure(call: &Call, status: ExitStatus, stderr: &str) -> Error {
         Some(Fault::Forbidden) => {
             error.with_hint("run as a member of the 'incus-admin' group, or as root")
         }
+        Some(Fault::NotFound(Object::Remote)) => error.with_hint(
+            "list the remotes with `incus remote list`, or add one with `incus remote add`",
+        ),
         _ => error,
     }
 }

@@ -534,7 +534,27 @@ impl Incus {
         }
         args.push("--".into());
         args.extend(exec.argv.iter().map(OsString::from));
-        self.interactive(&on(at, "run a command in", args))
+        let (status, closing) =
+            self.interactive_closing_error(&on(at, "run a command in", args))?;
+        // The client turns the command's own 127 and 126 into these lines of its own.
+        let why = match (status.code(), closing.as_deref()) {
+            (Some(127), Some("Command not found")) => Some("not found"),
+            (Some(126), Some("Command not executable")) => Some("not executable"),
+            _ => None,
+        };
+        match (why, closing) {
+            (Some(why), _) => warn(
+                &Error::failure(format!(
+                    "the command in {at} exited with status {}: {why}",
+                    status.code().unwrap_or_default()
+                ))
+                .with_hint("check its name and path; the image may not provide it"),
+            ),
+            // Maybe the command's own last line: passed on as it was.
+            (None, Some(line)) => eprintln!("Error: {line}"),
+            (None, None) => (),
+        }
+        Ok(status)
     }
 
     /// Runs a command in the instance with its output captured: `Ok` when it exits 0.

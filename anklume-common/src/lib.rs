@@ -1,6 +1,7 @@
 //! The shared library of the anklume tools.
 //!
-//! - [`incus`]: the only code that runs the `incus` client;
+//! - [`incus`]: the only code that runs the `incus` client (and [`closing`], which tells its
+//!   closing `Error:` line from what it passes through);
 //! - [`api`] and [`sftp`]: an instance's files with owners, modes and times, through
 //!   `incus remote proxy` and Incus's SFTP endpoint;
 //! - [`instance`] and [`server`]: the Incus vocabulary — instance operations, and look-ups of
@@ -20,6 +21,7 @@
 
 pub mod api;
 pub mod args;
+pub mod closing;
 pub mod error;
 pub mod incus;
 pub mod infra;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Object, Result};
 use crate::incus::{Call, Incus};
 use crate::url::{ApiPath, parse_object_url};
 
@@ -50,6 +50,8 @@ impl Volume {
 fn exists(incus: &Incus, remote: Option<&str>, path: &ApiPath) -> Result<bool> {
     match incus.query::<IgnoredAny>(remote, path) {
         Ok(_) => Ok(true),
+        // An unknown remote is no answer about the object.
+        Err(e) if e.is(Fault::NotFound(Object::Remote)) => Err(e),
         Err(e) if e.is_not_found() => Ok(false),
         Err(e) => Err(e),
     }

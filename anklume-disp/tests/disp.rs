@@ -70,6 +70,23 @@ fn the_exit_status_is_the_commands_own_and_nothing_is_left() {
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
     let out = run_tool(disp_in(&project, &cwd).args(["--", "true"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A command not found keeps its status 127, said in anklume-disp's words with a hint, not
+    // in the Incus client's bare "Error: Command not found"; 126 likewise.
+    let out = run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "nosuchcmd"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(stderr.contains("anklume-disp: the command in "), "{stderr}");
+    assert!(stderr.contains("status 127: not found\nhint: "), "{stderr}");
+    assert!(!stderr.contains("Error:"), "{stderr}");
+    let out = run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "touch /x; /x"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(126), "{stderr}");
+    assert!(stderr.contains("status 126: not executable"), "{stderr}");
+    // A command's own last "Error:" line passes as it was.
+    let out =
+        run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "echo 'Error: mine' >&2; exit 2"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "Error: mine\n");
     assert_eq!(project.instances(), Vec::<String>::new());
 }
 

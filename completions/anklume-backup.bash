@@ -552,7 +552,7 @@ _anklume__backup() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -671,7 +671,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__verify)
-            opts="-q -h --repo --read-data --quiet --key-file --passphrase-file --signer --allow-unsigned --help"
+            opts="-q -h --repo --read-data --quiet --format --key-file --passphrase-file --signer --allow-unsigned --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,6 +679,10 @@ _anklume__backup() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
                     return 0
                     ;;
                 --key-file)

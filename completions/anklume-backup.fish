@@ -66,6 +66,9 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s q -l quiet -d 'No progress line'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l repo -d 'Check this repository instead [env: ANKLUME_BACKUP_REPO]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l format -d 'Format of the report' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l key-file -d 'Secret key to decrypt with (armored or binary); repeatable. Without it, your GnuPG agent is asked, then the passphrase' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand verify" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
@@ -78,7 +81,8 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l k
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l passphrase-file -d 'Passphrase (first line of FILE) of a passphrase-encrypted backup or of a --key-file' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l signer -d 'Trust signatures by this certificate: a file, or the full fingerprint of one of your GnuPG keyring; repeatable [default: the key that decrypts the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''
-json\t''"
+json\t''
+csv\t''"
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -l allow-unsigned -d 'Accept an encrypted backup that no trusted signer signed'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s q -l quiet -d 'Errors only (the listing is data: it is still written)'
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand list" -s h -l help -d 'Print help'

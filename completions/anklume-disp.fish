@@ -2,7 +2,12 @@ complete -c anklume-disp -s i -l image -d 'Image to launch [default: global.defa
 complete -c anklume-disp -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume-disp -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
 complete -c anklume-disp -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
-complete -c anklume-disp -l mount -d 'Share a host folder with the instance (default PATH /mnt/host) and run the command there; what the instance writes there belongs to the folder\'s owner, who may not be root' -r
+complete -c anklume-disp -l mount -d 'Share a host folder, file or unix socket at PATH (default /mnt/host); repeatable. `:ro` makes it read-only (Incus enforces it). The command runs in the first one. What the instance writes belongs to the folder\'s owner, who may not be root, or with --user to that user' -r
+complete -c anklume-disp -l publish -d 'Publish PORT of the instance on HOST_ADDR:HOST_PORT of this host (default address 127.0.0.1, not every interface); repeatable' -r
+complete -c anklume-disp -s u -l user -d 'Run the shell or command as this user (and group; default: the UID); with --mount, what it writes belongs to that UID on the host' -r
+complete -c anklume-disp -s e -l env -d 'Set an environment variable for the shell or command; repeatable' -r
+complete -c anklume-disp -l network -d '`none`: no network (only lo inside); else this Incus network instead of the profile\'s [default: the domain\'s `network` in infra.yml, else the profile\'s]' -r
+complete -c anklume-disp -l limit -d 'Limit the instance\'s CPUs and memory (limits.cpu, limits.memory); repeatable [default: the domain\'s `limits` in infra.yml]' -r
 complete -c anklume-disp -l ttl -d 'With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even after anklume-disp has exited' -r
 complete -c anklume-disp -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume-disp -s s -l storage -d 'Storage pool of the instance' -r

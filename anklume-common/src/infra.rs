@@ -18,7 +18,9 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use crate::error::{Error, Result};
-use crate::reference::{check_image_name, check_project_name};
+use crate::reference::{
+    check_cpu_limit, check_image_name, check_memory_limit, check_network_name, check_project_name,
+};
 
 /// Environment variable naming the infra file or directory.
 pub const INFRA_ENV: &str = "ANKLUME_INFRA";
@@ -37,6 +39,11 @@ pub struct Infra {
 pub struct Domain {
     pub name: String,
     pub trust_level: Option<String>,
+    /// `network:` for its disposables: `none`, or an Incus network instead of the profile's.
+    pub network: Option<String>,
+    /// `limits: {cpu: N, memory: SIZE}` for its disposables.
+    pub limits_cpu: Option<String>,
+    pub limits_memory: Option<String>,
 }
 
 impl Infra {
@@ -213,6 +220,19 @@ fn image_name<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Default, Deserialize)]
 struct DomainSpec {
     trust_level: Option<String>,
+    #[serde(default, deserialize_with = "network_name")]
+    network: Option<String>,
+    #[serde(default)]
+    limits: LimitsSpec,
+}
+
+/// `limits:` of a domain, each checked as `--limit` is.
+#[derive(Debug, Default, Deserialize)]
+struct LimitsSpec {
+    #[serde(default, deserialize_with = "cpu_limit")]
+    cpu: Option<String>,
+    #[serde(default, deserialize_with = "memory_limit")]
+    memory: Option<String>,
 }
 
 impl DomainSpec {
@@ -220,8 +240,45 @@ impl DomainSpec {
         Domain {
             name,
             trust_level: self.trust_level,
+            network: self.network,
+            limits_cpu: self.limits.cpu,
+            limits_memory: self.limits.memory,
         }
     }
+}
+
+/// A scalar as text: `cpu: 2` is a number in YAML.
+fn scalar<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_yaml::Value>::deserialize(deserializer)?;
+    match value {
+        None | Some(serde_yaml::Value::Null) => Ok(None),
+        Some(serde_yaml::Value::String(text)) => Ok(Some(text)),
+        Some(serde_yaml::Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(_) => Err(serde::de::Error::custom("expected a number or a string")),
+    }
+}
+
+fn checked<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    check: fn(&str) -> std::result::Result<(), String>,
+) -> Result<Option<String>, D::Error> {
+    let value = scalar(deserializer)?;
+    if let Some(value) = &value {
+        check(value).map_err(serde::de::Error::custom)?;
+    }
+    Ok(value)
+}
+
+fn network_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, check_network_name)
+}
+
+fn cpu_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, check_cpu_limit)
+}
+
+fn memory_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, check_memory_limit)
 }
 
 /// The `domains:` mapping, in file order (the first disposable domain is the default one).

@@ -35,6 +35,8 @@ pub struct InstanceInfo {
     pub snapshots: Vec<String>,
     /// Devices after profiles are applied: device name → key → value.
     pub expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+    /// Its own devices (not its profiles').
+    pub devices: BTreeMap<String, BTreeMap<String, String>>,
     /// When it was last started (Incus's timestamp, to the nanosecond).
     pub last_used_at: String,
 }
@@ -50,6 +52,8 @@ struct RawInstance {
     snapshots: Option<Vec<RawSnapshot>>,
     #[serde(default)]
     expanded_devices: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    devices: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     last_used_at: String,
 }
@@ -74,6 +78,7 @@ impl From<RawInstance> for InstanceInfo {
                 .map(|s| s.name)
                 .collect(),
             expanded_devices: raw.expanded_devices,
+            devices: raw.devices,
             last_used_at: raw.last_used_at,
         }
     }
@@ -199,6 +204,10 @@ pub struct Exec {
     pub argv: Vec<String>,
     /// Working directory inside.
     pub cwd: Option<String>,
+    /// The user and group it runs as (root's by default).
+    pub user: Option<(u32, u32)>,
+    /// Environment variables set for it.
+    pub env: Vec<(String, String)>,
     /// Never allocate a terminal: stdout and stderr stay separate byte streams.
     pub non_interactive: bool,
 }
@@ -286,21 +295,49 @@ impl Incus {
         self.output(&on(at, action, args)).map(drop)
     }
 
-    /// Adds a disk device sharing host folder `source` at `path`, written through the
-    /// instance's own id map (never `shift=true`, which would make its root the host's).
-    pub fn share_folder(
+    /// Adds a disk device sharing host path `source` (a folder, a file or a unix socket) at
+    /// `path`, read-only if `read_only` (Incus enforces it), written through the instance's own
+    /// id map (never `shift=true`, which would make its root the host's).
+    pub fn share_path(
         &self,
         at: &Located,
         device: &str,
-        source: &Path,
-        path: &str,
+        (source, path): (&Path, &str),
+        read_only: bool,
     ) -> Result<()> {
-        let settings = [
+        let mut settings = vec![
             format!("source={}", source.display()),
             format!("path={path}"),
         ];
-        let action = "share a host folder with";
+        if read_only {
+            settings.push("readonly=true".to_owned());
+        }
+        let action = "share a host path with";
         self.add_device(at, action, (device, "disk"), &settings)
+    }
+
+    /// Publishes `connect` (`tcp:127.0.0.1:80`, inside) on `listen` (`tcp:127.0.0.1:8080`, on
+    /// the host) through a proxy device.
+    pub fn publish_port(
+        &self,
+        at: &Located,
+        device: &str,
+        (listen, connect): (&str, &str),
+    ) -> Result<()> {
+        let settings = [format!("listen={listen}"), format!("connect={connect}")];
+        self.add_device(at, "publish a port of", (device, "proxy"), &settings)
+    }
+
+    /// Removes device `device` of the instance's own (not one of its profiles').
+    pub fn remove_device(&self, at: &Located, device: &str) -> Result<()> {
+        let args = argv(["config", "device", "remove", &at.incus_name(), device]);
+        self.output(&on(at, "remove a device of", args)).map(drop)
+    }
+
+    /// Sets configuration `key` of a stopped or running instance.
+    pub fn set_config(&self, at: &Located, key: &str, value: &str) -> Result<()> {
+        let args = argv(["config", "set", &at.incus_name(), key, value]);
+        self.output(&on(at, "configure", args)).map(drop)
     }
 
     /// Starts the instance, waiting while another operation holds it ([`Fault::Busy`]).
@@ -531,6 +568,17 @@ impl Incus {
         }
         if let Some(cwd) = &exec.cwd {
             args.extend(argv(["--cwd", cwd]));
+        }
+        if let Some((uid, gid)) = exec.user {
+            args.extend(argv([
+                "--user",
+                &uid.to_string(),
+                "--group",
+                &gid.to_string(),
+            ]));
+        }
+        for (key, value) in &exec.env {
+            args.extend(argv(["--env", &format!("{key}={value}")]));
         }
         args.push("--".into());
         args.extend(exec.argv.iter().map(OsString::from));

@@ -88,6 +88,40 @@ pub fn check_project_name(project: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Incus's rule for network names: letters, digits, `-`, `_` and `.`, not first a `-`.
+pub fn check_network_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if name.is_empty() || name.starts_with('-') || !name.chars().all(allowed) {
+        return Err(format!("'{name}' is not a network name"));
+    }
+    Ok(())
+}
+
+/// `limits.cpu`: a count (`2`) or a set of CPUs (`0-1`, `0,2`).
+pub fn check_cpu_limit(value: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_digit() || c == ',' || c == '-';
+    match !value.is_empty() && value.chars().all(allowed) && value != "0" {
+        true => Ok(()),
+        false => Err(format!(
+            "cpu={value}: a number of CPUs (2) or a set of them (0-1, 0,2)"
+        )),
+    }
+}
+
+/// `limits.memory`: a size with Incus's units (`512MiB`, `2GB`) or a share (`50%`).
+pub fn check_memory_limit(value: &str) -> Result<(), String> {
+    const UNITS: [&str; 10] = ["", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "%"];
+    let digits = value.trim_end_matches(|c: char| !c.is_ascii_digit());
+    let unit = &value[digits.len()..];
+    let number_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    match number_ok && !digits.trim_start_matches('0').is_empty() && UNITS.contains(&unit) {
+        true => Ok(()),
+        false => Err(format!(
+            "memory={value}: a size such as 512MiB, 2GiB or 50%"
+        )),
+    }
+}
+
 pub fn check_remote_name(remote: &str) -> Result<(), String> {
     if remote.is_empty() {
         return Err("empty remote name before ':'".into());

@@ -62,6 +62,12 @@ impl Incus {
         exists(self, remote, &ApiPath::new(&["projects", project]))
     }
 
+    /// Whether network `name` exists for `project`.
+    pub fn network_exists(&self, remote: Option<&str>, project: &str, name: &str) -> Result<bool> {
+        let path = ApiPath::new(&["networks", name]).in_project(Some(project));
+        exists(self, remote, &path)
+    }
+
     pub fn storage_pool_exists(&self, remote: Option<&str>, pool: &str) -> Result<bool> {
         exists(self, remote, &ApiPath::new(&["storage-pools", pool]))
     }

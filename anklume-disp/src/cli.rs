@@ -1,9 +1,10 @@
 //! The command line of anklume-disp.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::specs::{self, Limits, Mount, Network, Publish, User};
 
 /// Disposable Incus instances: a shell or one command in a fresh instance, destroyed afterwards.
 ///
@@ -47,11 +48,37 @@ pub struct Cli {
     #[arg(long, value_name = "[PROJECT/]GOLDEN")]
     pub from: Option<String>,
 
-    /// Share a host folder with the instance (default PATH /mnt/host) and run the command there;
-    /// what the instance writes there belongs to the folder's owner, who may not be root
-    #[arg(long, value_name = "HOST_DIR[:PATH]", value_parser = parse_mount,
+    /// Share a host folder, file or unix socket at PATH (default /mnt/host); repeatable.
+    /// `:ro` makes it read-only (Incus enforces it). The command runs in the first one. What
+    /// the instance writes belongs to the folder's owner, who may not be root, or with --user
+    /// to that user
+    #[arg(long, value_name = "HOST_PATH[:PATH][:ro|:rw]", value_parser = specs::parse_mount,
           conflicts_with_all = ["no_attach", "vm"])]
-    pub mount: Option<Mount>,
+    pub mount: Vec<Mount>,
+
+    /// Publish PORT of the instance on HOST_ADDR:HOST_PORT of this host (default address
+    /// 127.0.0.1, not every interface); repeatable
+    #[arg(long, value_name = "[HOST_ADDR:]HOST_PORT:PORT[/tcp|/udp]", value_parser = specs::parse_publish)]
+    pub publish: Vec<Publish>,
+
+    /// Run the shell or command as this user (and group; default: the UID); with --mount, what
+    /// it writes belongs to that UID on the host
+    #[arg(short, long, value_name = "UID[:GID]", value_parser = specs::parse_user)]
+    pub user: Option<User>,
+
+    /// Set an environment variable for the shell or command; repeatable
+    #[arg(short, long, value_name = "KEY=VALUE", value_parser = specs::parse_env)]
+    pub env: Vec<(String, String)>,
+
+    /// `none`: no network (only lo inside); else this Incus network instead of the profile's
+    /// [default: the domain's `network` in infra.yml, else the profile's]
+    #[arg(long, value_name = "none|NETWORK", value_parser = specs::parse_network)]
+    pub network: Option<Network>,
+
+    /// Limit the instance's CPUs and memory (limits.cpu, limits.memory); repeatable [default:
+    /// the domain's `limits` in infra.yml]
+    #[arg(long, value_name = "cpu=N,memory=SIZE", value_parser = specs::parse_limits)]
+    pub limit: Vec<Limits>,
 
     /// With --no-attach: destroy the instance after DURATION (e.g. 90s, 30m, 2h, 1h30m), even
     /// after anklume-disp has exited
@@ -85,35 +112,6 @@ pub struct Cli {
     /// Internal: the watchdog that destroys the disposable should anklume-disp die first.
     #[arg(long, hide = true)]
     pub watch: bool,
-}
-
-/// `--mount HOST_DIR[:PATH]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub host_dir: PathBuf,
-    pub path: String,
-}
-
-/// Where a shared host folder appears inside the instance by default.
-pub const DEFAULT_MOUNT_PATH: &str = "/mnt/host";
-
-fn parse_mount(text: &str) -> Result<Mount, String> {
-    let (host, path) = match text.split_once(':') {
-        Some((host, path)) => (host, path),
-        None => (text, DEFAULT_MOUNT_PATH),
-    };
-    if host.is_empty() {
-        return Err("empty HOST_DIR".into());
-    }
-    if !path.starts_with('/') {
-        return Err(format!(
-            "PATH '{path}' must be absolute, as in {host}:/{path}"
-        ));
-    }
-    Ok(Mount {
-        host_dir: PathBuf::from(host),
-        path: path.to_owned(),
-    })
 }
 
 /// `90s`, `30m`, `2h`, `1d`, `1h30m`; a bare number is seconds.
@@ -189,15 +187,5 @@ mod tests {
         for bad in ["", "0", "0s", "m", "10x", "1h30", "-5m", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn mounts() {
-        let mount = parse_mount("./results").unwrap();
-        assert_eq!(mount.path, DEFAULT_MOUNT_PATH);
-        assert_eq!(mount.host_dir, PathBuf::from("./results"));
-        assert_eq!(parse_mount("/data:/srv").unwrap().path, "/srv");
-        assert!(parse_mount("/data:srv").unwrap_err().contains("absolute"));
-        assert!(parse_mount(":/srv").is_err());
     }
 }

@@ -5,13 +5,12 @@
 //! end, an error, SIGINT/SIGTERM/SIGHUP — destroys it.
 
 pub mod cli;
+mod sandbox;
+mod specs;
 mod watchdog;
 
 use std::io::{self, IsTerminal, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,6 +23,7 @@ use anklume_common::{
     Error, Exec, Fault, Incus, Infra, InstanceRef, Located, NewInstance, Object, Origin, Resolver,
     Result, Session, temp,
 };
+use sandbox::Sandbox;
 use watchdog::{TOKEN_KEY, Watchdog};
 
 pub use cli::Cli;
@@ -33,8 +33,6 @@ pub const FALLBACK_IMAGE: &str = "images:debian/13";
 /// Domain used when neither --domain nor infra.yml's disposable domains give one.
 pub const FALLBACK_DOMAIN: &str = "default";
 /// The snapshot of a golden image that --from clones.
-/// Name of the disk device that --mount adds.
-const MOUNT_DEVICE: &str = "anklume-mount";
 /// How often a `--ttl` reaper looks whether its instance is still there.
 const REAPER_LOOKS_EVERY: Duration = Duration::from_secs(5);
 /// How long a VM's agent may take to answer after the start.
@@ -69,7 +67,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         watchdog.done();
         return Ok(kept);
     }
-    let status = attach(cli, incus, &disposable)?;
+    let status = attach(cli, incus, &disposable, &plan.sandbox)?;
     disposable.destroy()?;
     watchdog.done();
     Ok(exit_code(status))
@@ -90,16 +88,16 @@ struct Plan<'a> {
     cli: &'a Cli,
     source: Source,
     domain: String,
-    /// The --mount folder, opened once: what was checked is what is mounted.
-    shared: Option<SharedFolder>,
+    /// Mounts, ports, user, network and limits, checked: what was checked is what is applied.
+    sandbox: Sandbox,
     /// Recorded on the instance at its creation: how the watchdog knows it is ours.
     token: String,
 }
 
 impl<'a> Plan<'a> {
     fn new(cli: &'a Cli, resolver: &Resolver) -> Result<Self> {
-        let needs_infra = cli.domain.is_none() || (cli.image.is_none() && cli.from.is_none());
-        let infra = if needs_infra { Infra::load()? } else { None };
+        // Read whenever there is one: it also gives a domain's network and limits.
+        let infra = Infra::load()?;
         let source = match (&cli.from, &cli.image) {
             (Some(golden), _) => golden_source(cli, resolver, golden)?,
             (None, Some(image)) => Source::Image(image.clone()),
@@ -132,16 +130,15 @@ impl<'a> Plan<'a> {
                 }
             }
         };
-        let shared = cli
-            .mount
+        let of_domain = infra
             .as_ref()
-            .map(|m| SharedFolder::open(resolver.incus(), &m.host_dir))
-            .transpose()?;
+            .and_then(|i| i.domains.iter().find(|d| d.name == domain));
+        let sandbox = Sandbox::plan(cli, resolver.incus(), &domain, of_domain)?;
         Ok(Self {
             cli,
             source,
             domain,
-            shared,
+            sandbox,
             token: temp::token(),
         })
     }
@@ -159,7 +156,7 @@ impl<'a> Plan<'a> {
             },
             config: [(TOKEN_KEY.to_owned(), self.token.clone())]
                 .into_iter()
-                .chain(self.shared.as_ref().map(SharedFolder::idmap))
+                .chain(self.sandbox.config())
                 .collect(),
         }
     }
@@ -208,111 +205,6 @@ fn golden_source(cli: &Cli, resolver: &Resolver, golden: &str) -> Result<Source>
         );
     }
     Ok(Source::Golden(golden, resets))
-}
-
-/// The `--mount` folder, opened once, when it is checked. Incus is handed
-/// `/proc/OUR_PID/fd/N`, a link to this very open directory, which it follows when it mounts:
-/// a component of the path swapped for a symlink afterwards changes nothing. The folder stays
-/// open until the instance has started (its mount is then made).
-#[derive(Debug)]
-struct SharedFolder {
-    dir: std::fs::File,
-    uid: u32,
-    gid: u32,
-}
-
-impl SharedFolder {
-    fn open(incus: &Incus, path: &Path) -> Result<Self> {
-        // Incus is handed a path of this host: the daemon must be this host's.
-        if !incus.default_remote_is_local()? {
-            return Err(Error::failure(format!(
-                "cannot share '{}': the default Incus remote is not this host's daemon",
-                path.display()
-            ))
-            .with_hint(
-                "--mount shares a folder of this host; switch with incus remote switch local",
-            ));
-        }
-        let failed = |e| Error::io(format!("cannot share host folder '{}'", path.display()), e);
-        let dir = std::fs::File::open(path).map_err(failed)?;
-        let meta = dir.metadata().map_err(failed)?;
-        if !meta.is_dir() {
-            return Err(Error::failure(format!(
-                "cannot share '{}': not a folder",
-                path.display()
-            )));
-        }
-        if meta.uid() == 0 || meta.gid() == 0 {
-            // The instance's root would write as the host's root (or its group): a setuid
-            // program it left there would run as root for any user who reaches the folder.
-            return Err(Error::failure(format!(
-                "cannot share '{}': it belongs to root (uid {}, gid {}), and what the instance writes there would belong to root",
-                path.display(),
-                meta.uid(),
-                meta.gid()
-            ))
-            .with_hint(format!(
-                "share a folder of an unprivileged user: chown USER:GROUP {}",
-                shell_word(&path.to_string_lossy())
-            )));
-        }
-        let shared = Self {
-            dir,
-            uid: meta.uid(),
-            gid: meta.gid(),
-        };
-        shared.check_mappable(path)?;
-        Ok(shared)
-    }
-
-    /// Incus maps the instance's root onto the owner only if `/etc/subuid` and `/etc/subgid`
-    /// let root map those ids; said before anything is launched, with what to add.
-    fn check_mappable(&self, path: &Path) -> Result<()> {
-        for (file, id) in [("/etc/subuid", self.uid), ("/etc/subgid", self.gid)] {
-            let ranges = std::fs::read_to_string(file).unwrap_or_default();
-            if !root_may_map(&ranges, id) {
-                return Err(Error::failure(format!(
-                    "cannot share '{}': the instance's root would write there as its owner, id {id}, which {file} does not let root map",
-                    path.display()
-                ))
-                .with_hint(format!(
-                    "add the line root:{}:1 to /etc/subuid and root:{}:1 to /etc/subgid, then restart Incus",
-                    self.uid, self.gid
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The path Incus mounts: this process's link to the open folder.
-    fn source(&self) -> PathBuf {
-        PathBuf::from(format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            self.dir.as_raw_fd()
-        ))
-    }
-
-    /// What the instance's root writes there belongs to the folder's owner (never root): its
-    /// id map puts root on that owner (`raw.idmap`).
-    fn idmap(&self) -> (String, String) {
-        let map = format!("uid {} 0\ngid {} 0", self.uid, self.gid);
-        ("raw.idmap".to_owned(), map)
-    }
-}
-
-/// Whether a `/etc/subuid` (or `subgid`) text gives root (by name or uid 0) the id `id`.
-fn root_may_map(ranges: &str, id: u32) -> bool {
-    ranges.lines().any(|line| {
-        let fields: Vec<&str> = line.trim().split(':').collect();
-        let [user, start, count] = fields.as_slice() else {
-            return false;
-        };
-        let (Ok(start), Ok(count)) = (start.parse::<u64>(), count.parse::<u64>()) else {
-            return false;
-        };
-        matches!(*user, "root" | "0") && start <= u64::from(id) && u64::from(id) < start + count
-    })
 }
 
 /// A launched instance, destroyed when this guard is dropped unless [`Disposable::keep`] is
@@ -450,10 +342,7 @@ fn create(incus: &Incus, plan: &Plan, name: &str, watchdog: &mut Watchdog) -> Re
     made?;
     let mut disposable = Disposable::new(incus, at);
     disposable.uuid = Some(incus.uuid(&disposable.at)?);
-    if let Some((mount, shared)) = plan.cli.mount.as_ref().zip(plan.shared.as_ref()) {
-        let source = shared.source();
-        incus.share_folder(&disposable.at, MOUNT_DEVICE, &source, &mount.path)?;
-    }
+    plan.sandbox.apply(incus, &disposable.at)?;
     incus.start(&disposable.at)?;
     Ok(disposable)
 }
@@ -552,7 +441,12 @@ fn wait_for_vm_agent(incus: &Incus, disposable: &Disposable) -> Result<()> {
 }
 
 /// Shell, command or console, attached to our terminal and standard streams.
-fn attach(cli: &Cli, incus: &Incus, disposable: &Disposable) -> Result<ExitStatus> {
+fn attach(
+    cli: &Cli,
+    incus: &Incus,
+    disposable: &Disposable,
+    sandbox: &Sandbox,
+) -> Result<ExitStatus> {
     if cli.console {
         say(
             cli,
@@ -570,7 +464,9 @@ fn attach(cli: &Cli, incus: &Incus, disposable: &Disposable) -> Result<ExitStatu
     };
     let exec = Exec {
         argv,
-        cwd: cli.mount.as_ref().map(|mount| mount.path.clone()),
+        cwd: Sandbox::cwd(cli),
+        user: sandbox.user(),
+        env: cli.env.clone(),
         // No terminal unless stdin is one: stdout and stderr stay separate byte streams.
         non_interactive: !io::stdin().is_terminal(),
     };
@@ -692,21 +588,5 @@ fn reap(cli: &Cli, uuid: &str) -> Result<u8> {
 fn say(cli: &Cli, message: &str) {
     if !cli.quiet {
         eprintln!("anklume-disp: {message}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn root_may_map_only_the_ids_its_ranges_give() {
-        let ranges = "root:1000000:1000000000\nalice:100000:65536\nroot:1000:1\n";
-        assert!(root_may_map(ranges, 1000));
-        assert!(root_may_map(ranges, 1000000));
-        assert!(!root_may_map(ranges, 1001));
-        assert!(!root_may_map(ranges, 100000), "alice's range is not root's");
-        assert!(root_may_map("0:5:2\n", 6));
-        assert!(!root_may_map("", 1000));
     }
 }

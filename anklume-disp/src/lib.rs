@@ -464,7 +464,7 @@ fn attach(
     };
     let exec = Exec {
         argv,
-        cwd: Sandbox::cwd(cli),
+        cwd: sandbox.cwd(),
         user: sandbox.user(),
         env: cli.env.clone(),
         // No terminal unless stdin is one: stdout and stderr stay separate byte streams.

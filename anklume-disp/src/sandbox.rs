@@ -151,6 +151,8 @@ pub struct Sandbox {
     network: Option<Network>,
     limits: Limits,
     user: Option<User>,
+    /// Where the command runs: the first folder given with `--mount`.
+    cwd: Option<String>,
     made: Vec<MadePoint>,
 }
 
@@ -159,6 +161,10 @@ impl Sandbox {
     /// ports, the network of `domain`; `infra` gives the domain's defaults.
     pub fn plan(cli: &Cli, incus: &Incus, domain: &str, infra: Option<&Domain>) -> Result<Self> {
         let mut shared = open_mounts(cli, incus)?;
+        let cwd = shared
+            .iter()
+            .find(|s| s.kind == Kind::Folder)
+            .map(|s| s.mount.path.clone());
         shared.sort_by_key(|s| s.mount.path.matches('/').count());
         let network = cli.network.clone().or_else(|| {
             infra
@@ -190,6 +196,7 @@ impl Sandbox {
             network,
             limits,
             user: cli.user,
+            cwd,
             made: Vec::new(),
         };
         sandbox.check_owners()?;
@@ -206,9 +213,9 @@ impl Sandbox {
             .collect()
     }
 
-    /// Where the command runs: the first `--mount` given, when it is a folder.
-    pub fn cwd(cli: &Cli) -> Option<String> {
-        cli.mount.first().map(|m| m.path.clone())
+    /// Where the command runs: the first folder given with `--mount`.
+    pub fn cwd(&self) -> Option<String> {
+        self.cwd.clone()
     }
 
     /// The user the command runs as.

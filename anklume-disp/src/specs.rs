@@ -222,9 +222,29 @@ impl Limits {
     }
 }
 
+/// `cpu=0,2,memory=1GiB` as `cpu=0,2` and `memory=1GiB`: a comma starts a new limit only
+/// before `KEY=`, so that a set of CPUs keeps its commas.
+fn limit_parts(text: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for piece in text.split(',').filter(|p| !p.is_empty()) {
+        let starts_limit = piece
+            .split_once('=')
+            .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase()));
+        match parts.last_mut() {
+            Some(last) if !starts_limit => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => parts.push(piece.to_owned()),
+        }
+    }
+    parts
+}
+
 pub fn parse_limits(text: &str) -> Result<Limits, String> {
     let mut limits = Limits::default();
-    for part in text.split(',').filter(|p| !p.is_empty()) {
+    for part in limit_parts(text) {
+        let part = part.as_str();
         let (key, value) = part
             .split_once('=')
             .ok_or_else(|| format!("'{part}' is not cpu=N or memory=SIZE"))?;
@@ -325,6 +345,9 @@ mod tests {
             ]
         );
         assert!(parse_limits("cpu=0-1").is_ok() && parse_limits("memory=50%").is_ok());
+        let set = parse_limits("cpu=0,2,memory=1GiB").unwrap();
+        assert_eq!(set.cpu.as_deref(), Some("0,2"));
+        assert_eq!(set.memory.as_deref(), Some("1GiB"));
         for bad in ["", "disk=1", "cpu=two", "memory=1XB", "memory=0", "cpu"] {
             assert!(parse_limits(bad).is_err(), "{bad:?} accepted");
         }

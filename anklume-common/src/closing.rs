@@ -6,6 +6,9 @@ use std::io::{self, Read, Write};
 
 const PREFIX: &[u8] = b"Error: ";
 
+/// A line held back longer than this is not the client's: it is passed on (and what follows).
+const HELD_LIMIT: usize = 4096;
+
 /// Copies `input` to `output` as it comes, holding back the last line when it starts with
 /// `Error: `; returns that line, without its prefix and newline. A held line that more output
 /// follows is passed on: only the very last one is the client's.
@@ -23,7 +26,9 @@ pub fn pass_all_but_closing_error(mut input: impl Read, output: &mut dyn Write) 
         // A stderr that cannot be written to has nobody to tell.
         let _ = output.write_all(&passed).and_then(|()| output.flush());
     }
-    filter.closing()
+    let (rest, closing) = filter.closing();
+    let _ = output.write_all(&rest).and_then(|()| output.flush());
+    closing
 }
 
 #[derive(Default)]
@@ -45,7 +50,7 @@ impl Filter {
             if holding {
                 self.held.push(byte);
                 let len = self.held.len().min(PREFIX.len());
-                if self.held[..len] != PREFIX[..len] {
+                if self.held[..len] != PREFIX[..len] || self.held.len() > HELD_LIMIT {
                     self.release(&mut out);
                 } else if byte == b'\n' {
                     if let Some(earlier) = self.complete.take() {
@@ -72,15 +77,24 @@ impl Filter {
         out.append(&mut self.held);
     }
 
-    /// The closing line, if the output ended with one.
-    fn closing(self) -> Option<String> {
-        let line = match (self.complete, self.held.is_empty()) {
-            (_, false) if self.held.starts_with(PREFIX) => self.held,
-            (Some(line), true) => line,
-            _ => return None,
+    /// At the end: what is still to be written, and the closing line if the output ended
+    /// with one.
+    fn closing(mut self) -> (Vec<u8>, Option<String>) {
+        let mut rest = Vec::new();
+        let line = match (self.complete.take(), self.held.starts_with(PREFIX)) {
+            (earlier, true) => {
+                rest.extend(earlier.unwrap_or_default());
+                std::mem::take(&mut self.held)
+            }
+            (Some(line), false) if self.held.is_empty() => line,
+            (earlier, false) => {
+                rest.extend(earlier.unwrap_or_default());
+                rest.append(&mut self.held);
+                return (rest, None);
+            }
         };
         let text = String::from_utf8_lossy(&line[PREFIX.len()..]);
-        Some(text.trim_end_matches(['\n', '\r']).to_owned())
+        (rest, Some(text.trim_end_matches(['\n', '\r']).to_owned()))
     }
 }
 
@@ -119,6 +133,20 @@ mod tests {
         assert_eq!(filter.feed(b"prompt> "), b"prompt> ");
         assert_eq!(filter.feed(b"\nE"), b"\n");
         assert_eq!(filter.feed(b"rrno"), b"Errno");
-        assert_eq!(filter.closing(), None);
+        assert_eq!(filter.closing(), (Vec::new(), None));
+    }
+
+    #[test]
+    fn nothing_is_lost_at_the_end_and_a_long_line_is_not_held() {
+        let (out, closing) = run(b"Error: one\nError: two\n");
+        assert_eq!(out, "Error: one\n");
+        assert_eq!(closing.as_deref(), Some("two"));
+        let (out, closing) = run(b"x\nErr");
+        assert_eq!(out, "x\nErr");
+        assert_eq!(closing, None);
+        let long = format!("Error: {}", "y".repeat(10_000));
+        let (out, closing) = run(long.as_bytes());
+        assert_eq!(out, long);
+        assert_eq!(closing, None);
     }
 }

@@ -29,6 +29,8 @@ const STAGED_BACKUP_WAIT: Duration = Duration::from_secs(1);
 pub struct InstanceInfo {
     /// `Running`, `Stopped`, ...
     pub status: String,
+    /// `container` or `virtual-machine`.
+    pub kind: String,
     pub ephemeral: bool,
     pub config: BTreeMap<String, String>,
     /// Names of its snapshots.
@@ -44,6 +46,8 @@ pub struct InstanceInfo {
 #[derive(Deserialize)]
 struct RawInstance {
     status: String,
+    #[serde(default, rename = "type")]
+    kind: String,
     #[serde(default)]
     ephemeral: bool,
     #[serde(default)]
@@ -69,6 +73,7 @@ impl From<RawInstance> for InstanceInfo {
     fn from(raw: RawInstance) -> Self {
         Self {
             status: raw.status,
+            kind: raw.kind,
             ephemeral: raw.ephemeral,
             config: raw.config,
             snapshots: raw
@@ -88,6 +93,10 @@ impl InstanceInfo {
     /// The identity of this very instance (`volatile.uuid`): a later namesake has another.
     pub fn uuid(&self) -> Option<&str> {
         self.config.get("volatile.uuid").map(String::as_str)
+    }
+
+    pub fn is_vm(&self) -> bool {
+        self.kind == "virtual-machine"
     }
 
     pub fn is_stopped(&self) -> bool {

@@ -197,7 +197,14 @@ fn golden_source(cli: &Cli, resolver: &Resolver, golden: &str) -> Result<Source>
         .with_hint(format!("choose one with --from PROJECT/{golden}")));
     }
     let golden = resolver.locate(&reference, project)?;
-    let resets = resolver.incus().instance(&golden)?.static_address_resets();
+    let info = resolver.incus().instance(&golden)?;
+    if info.is_vm() && !cli.mount.is_empty() {
+        // A VM reads host paths through a server running as the host's root: no id map.
+        return Err(Error::usage(format!(
+            "--from {golden}: a virtual machine cannot share host paths (--mount)"
+        )));
+    }
+    let resets = info.static_address_resets();
     if !resets.is_empty() {
         say(
             cli,

@@ -182,7 +182,18 @@ impl Sandbox {
                 shell_word(domain)
             )));
         }
+        let mut ports = BTreeSet::new();
         for publish in &cli.publish {
+            if !ports.insert((
+                publish.host_addr,
+                publish.host_port,
+                publish.protocol.name(),
+            )) {
+                return Err(Error::usage(format!(
+                    "two --publish options use {}",
+                    publish.listen()
+                )));
+            }
             check_port_free(publish)?;
         }
         let defaults = infra.map(domain_limits).unwrap_or_default();
@@ -206,9 +217,14 @@ impl Sandbox {
 
     /// Configuration of the new instance: its id map and its limits.
     pub fn config(&self) -> Vec<(String, String)> {
+        // The id map protects the host only in an unprivileged container: a profile or a
+        // golden image that says otherwise is overridden whenever host paths are shared.
+        let unprivileged = (!self.shared.is_empty() || self.user.is_some())
+            .then(|| ("security.privileged".to_owned(), "false".to_owned()));
         self.idmap()
             .map(|map| ("raw.idmap".to_owned(), map))
             .into_iter()
+            .chain(unprivileged)
             .chain(self.limits.config())
             .collect()
     }
@@ -245,6 +261,12 @@ impl Sandbox {
     /// itself, which root must be allowed to map.
     fn check_owners(&self) -> Result<()> {
         if let Some(user) = self.user.filter(|u| u.uid != 0) {
+            if user.gid == 0 {
+                return Err(Error::usage(format!(
+                    "--user {}:0: group 0 would be the host's root group in the shared paths",
+                    user.uid
+                )));
+            }
             return check_mappable(
                 user.uid,
                 user.gid,
@@ -311,8 +333,13 @@ impl Sandbox {
                 )));
             }
             let rel = &nested.mount.path[outer.mount.path.len()..];
-            let made = make_point(&outer.handle, rel.trim_start_matches('/'), nested.kind)?;
-            self.made.extend(made);
+            // Each point is kept as soon as it is made: a failure further on removes it too.
+            make_point(
+                &outer.handle,
+                rel.trim_start_matches('/'),
+                nested.kind,
+                &mut self.made,
+            )?;
         }
         Ok(())
     }
@@ -328,9 +355,14 @@ fn is_within(path: &str, outer: &str) -> bool {
 
 /// Makes the missing components of `rel` under the open folder `root`, each through the one
 /// above it, never through a link; the last as a `kind` (an empty folder or file).
-fn make_point(root: &File, rel: &str, kind: Kind) -> Result<Vec<MadePoint>> {
+fn make_point(root: &File, rel: &str, kind: Kind, made: &mut Vec<MadePoint>) -> Result<()> {
     let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-    let mut made = Vec::new();
+    // PATH was checked for `.` and `..`; never walk out of the shared folder.
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(Error::usage(format!(
+            "mount point '{rel}' leaves its folder"
+        )));
+    }
     let mut dir = root
         .try_clone()
         .map_err(|e| Error::io("cannot reach a shared folder", e))?;
@@ -373,7 +405,7 @@ fn make_point(root: &File, rel: &str, kind: Kind) -> Result<Vec<MadePoint>> {
                 .map_err(failed)?;
         }
     }
-    Ok(made)
+    Ok(())
 }
 
 fn open_mounts(cli: &Cli, incus: &Incus) -> Result<Vec<Shared>> {
@@ -387,6 +419,13 @@ fn open_mounts(cli: &Cli, incus: &Incus) -> Result<Vec<Shared>> {
         )
         .with_hint("--mount shares a path of this host; switch with incus remote switch local"));
     }
+    // Incus reads /proc/OUR_PID/fd/N: our pid must be the daemon's view of it.
+    if in_child_pid_namespace() {
+        return Err(Error::failure(
+            "cannot share host paths from a pid namespace of its own (a container): Incus would read another process's files",
+        )
+        .with_hint("run anklume-disp on the host itself to use --mount"));
+    }
     let mut seen = BTreeSet::new();
     for mount in &cli.mount {
         if !seen.insert(mount.path.as_str()) {
@@ -396,7 +435,80 @@ fn open_mounts(cli: &Cli, incus: &Incus) -> Result<Vec<Shared>> {
             )));
         }
     }
-    cli.mount.iter().map(Shared::open).collect()
+    let shared: Vec<Shared> = cli.mount.iter().map(Shared::open).collect::<Result<_>>()?;
+    for one in &shared {
+        if one.kind == Kind::Socket && one.mount.read_only {
+            return Err(Error::usage(format!(
+                "--mount {}: a socket cannot be read-only (:ro would protect nothing)",
+                one.mount.host_path.display()
+            )));
+        }
+    }
+    check_read_only_outside_writable(&shared)?;
+    Ok(shared)
+}
+
+/// Whether this process sees itself in a pid namespace below the host's (`NSpid` lists more
+/// than one pid).
+fn in_child_pid_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("NSpid:"))?.to_owned();
+            Some(line.split_whitespace().count() > 2)
+        })
+        .unwrap_or(false)
+}
+
+/// A `:ro` path inside a writable shared folder would be writable through that folder (the
+/// instance may also unmount it): refused, naming both.
+fn check_read_only_outside_writable(shared: &[Shared]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let writable: Vec<(u64, u64, &Shared)> = shared
+        .iter()
+        .filter(|s| s.writable() && s.kind == Kind::Folder)
+        .filter_map(|s| s.handle.metadata().ok().map(|m| (m.dev(), m.ino(), s)))
+        .collect();
+    for read_only in shared.iter().filter(|s| s.mount.read_only) {
+        // Up the tree from the read-only path (through the open folder; a file's own folder
+        // by its path), to the root.
+        let mut dir = match read_only.kind {
+            Kind::Folder => fd_path(&read_only.handle),
+            _ => match read_only
+                .mount
+                .host_path
+                .parent()
+                .map(std::fs::canonicalize)
+            {
+                Some(Ok(parent)) => parent,
+                _ => std::env::current_dir().unwrap_or_default(),
+            },
+        };
+        for _ in 0..4096 {
+            let Ok(meta) = std::fs::metadata(&dir) else {
+                break;
+            };
+            if let Some((_, _, outer)) = writable
+                .iter()
+                .find(|(d, i, _)| (*d, *i) == (meta.dev(), meta.ino()))
+            {
+                return Err(Error::usage(format!(
+                    "--mount {}:ro lies inside {}, shared writable: it would be writable through it",
+                    read_only.mount.host_path.display(),
+                    outer.mount.host_path.display()
+                )));
+            }
+            let parent = dir.join("..");
+            let Ok(parent_meta) = std::fs::metadata(&parent) else {
+                break;
+            };
+            if (parent_meta.dev(), parent_meta.ino()) == (meta.dev(), meta.ino()) {
+                break;
+            }
+            dir = parent;
+        }
+    }
+    Ok(())
 }
 
 /// `infra.yml`'s `network:` of a domain.

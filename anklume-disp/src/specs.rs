@@ -46,6 +46,11 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
             "PATH '{path}' must be absolute, as in {host}:/{path}"
         ));
     }
+    if path.split('/').any(|part| part == "." || part == "..") || normal_path(path) == "/" {
+        return Err(format!(
+            "PATH '{path}': a folder of the instance other than /, without . or .."
+        ));
+    }
     Ok(Mount {
         host_path: PathBuf::from(host),
         path: normal_path(path),
@@ -281,6 +286,9 @@ mod tests {
         assert!(!parse_mount("./media:/media:rw").unwrap().read_only);
         assert_eq!(parse_mount("./m:/a//b/").unwrap().path, "/a/b");
         assert!(parse_mount("a:/b:/c").is_err());
+        for escaping in ["a:/w/../etc", "a:/./x", "a:/", "a://"] {
+            assert!(parse_mount(escaping).is_err(), "{escaping:?} accepted");
+        }
         assert!(parse_mount(":/x").is_err());
     }
 

@@ -287,6 +287,26 @@ fn sandbox_misuse_is_named_before_the_launch() {
     assert_failed_saying(&run(&["--env", "1X=y"]), 2, "not a variable name");
     assert_failed_saying(&run(&["--limit", "disk=1"]), 2, "unknown limit 'disk'");
     assert_failed_saying(&run(&["--limit", "memory=lots"]), 2, "memory=lots");
+    std::fs::create_dir(cwd.path().join("a/sub")).unwrap();
+    assert_failed_saying(
+        &run(&["--mount", "./a:/x", "--mount", "./a/sub:/y:ro"]),
+        2,
+        "lies inside",
+    );
+    assert_failed_saying(&run(&["--mount", "./a:/w/../etc"]), 2, "without . or ..");
+    assert_failed_saying(&run(&["--user", "1000:0"]), 2, "group 0");
+    assert_failed_saying(
+        &run(&["--publish", "18555:80", "--publish", "18555:81"]),
+        2,
+        "two --publish",
+    );
+    let socket = cwd.path().join("s.sock");
+    let _listening = UnixDatagram::bind(&socket).unwrap();
+    assert_failed_saying(
+        &run(&["--mount", "./s.sock:/dev/log:ro"]),
+        2,
+        "socket cannot be read-only",
+    );
     // Root's folder may be shared read-only, never written as root.
     assert_failed_saying(&run(&["--mount", "./rootowned:/r"]), 1, "belongs to root");
     let out = run(&["-q", "--mount", "./rootowned:/r:ro"]);
@@ -328,6 +348,8 @@ fn sandbox_from_a_golden_and_with_no_attach() {
     };
     let out = run_tool(disp_in(&project, &cwd).args([
         "-q",
+        "--user",
+        "1000",
         "--no-attach",
         "--ttl",
         "10m",
@@ -336,6 +358,9 @@ fn sandbox_from_a_golden_and_with_no_attach() {
     ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let name = text(&out.stdout).trim().to_owned();
+    // The id map protects the host only in an unprivileged container: always said so.
+    let privileged = project.run(&["config", "get", &name, "security.privileged"]);
+    assert_eq!(privileged.trim(), "false");
     let serve = "ip link set lo up && mkdir -p /www && echo kept > /www/index.html && httpd -p 8080 -h /www";
     project.run(&["exec", &name, "--", "sh", "-c", serve]);
     let url = format!("http://127.0.0.1:{port}/");

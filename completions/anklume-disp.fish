@@ -12,9 +12,14 @@ complete -c anklume-disp -l ttl -d 'With --no-attach: destroy the instance after
 complete -c anklume-disp -l name -d 'Name of the instance [default: disp-YYYYMMDD-HHMMSS, with -2, -3... when taken]' -r
 complete -c anklume-disp -s s -l storage -d 'Storage pool of the instance' -r
 complete -c anklume-disp -s p -l profile -d 'Profile to apply (repeatable; replaces the default profile)' -r
+complete -c anklume-disp -l preload -d 'Keep N started, unused disposables of this specification ready (the source, --domain, --profile, --storage, --vm, --network, --limit): a run with the same options takes one instead of launching; 0 removes them. Prints their names' -r
+complete -c anklume-disp -l format -d 'Output format of --preload-list' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c anklume-disp -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
 complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
 complete -c anklume-disp -l vm -d 'A virtual machine instead of a container'
+complete -c anklume-disp -l preload-list -d 'List the preloaded disposables of every domain'
 complete -c anklume-disp -s q -l quiet -d 'Say nothing on stderr but errors'
 complete -c anklume-disp -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c anklume-disp -s V -l version -d 'Print version'

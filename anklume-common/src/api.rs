@@ -97,6 +97,55 @@ impl ApiProxy {
     }
 }
 
+/// An answer of the API: its status, its `ETag` and its body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl ApiProxy {
+    /// `METHOD path` with `headers` and `body`, in HTTP/1.0, so that the answer ends with the
+    /// connection (never chunked): for what needs HTTP itself, as `If-Match`.
+    pub fn request(
+        &self,
+        (method, path): (&str, &ApiPath),
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Answer> {
+        let failed = |e: io::Error| Error::io(format!("cannot {method} {path}"), e);
+        let mut conn = UnixStream::connect(&self.socket).map_err(failed)?;
+        let mut request = format!("{method} {path} HTTP/1.0\r\nHost: incus\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        conn.write_all(request.as_bytes()).map_err(failed)?;
+        conn.write_all(body).map_err(failed)?;
+        let head = read_head(&mut conn).map_err(failed)?;
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .unwrap_or(0);
+        let etag = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("etag")
+                .then(|| value.trim().to_owned())
+        });
+        let mut answer = Vec::new();
+        conn.take(64 << 20)
+            .read_to_end(&mut answer)
+            .map_err(failed)?;
+        Ok(Answer {
+            status,
+            etag,
+            body: answer,
+        })
+    }
+}
+
 /// Waits until the proxy accepts connections; if it exits instead, its error is Incus's.
 fn wait_for_socket(
     incus: &Incus,

@@ -27,6 +27,9 @@ const STAGED_BACKUP_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "RawInstance")]
 pub struct InstanceInfo {
+    pub name: String,
+    /// Its project, as Incus says it.
+    pub project: String,
     /// `Running`, `Stopped`, ...
     pub status: String,
     /// `container` or `virtual-machine`.
@@ -45,6 +48,10 @@ pub struct InstanceInfo {
 
 #[derive(Deserialize)]
 struct RawInstance {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    project: String,
     status: String,
     #[serde(default, rename = "type")]
     kind: String,
@@ -72,6 +79,8 @@ struct RawSnapshot {
 impl From<RawInstance> for InstanceInfo {
     fn from(raw: RawInstance) -> Self {
         Self {
+            name: raw.name,
+            project: raw.project,
             status: raw.status,
             kind: raw.kind,
             ephemeral: raw.ephemeral,
@@ -341,12 +350,6 @@ impl Incus {
     pub fn remove_device(&self, at: &Located, device: &str) -> Result<()> {
         let args = argv(["config", "device", "remove", &at.incus_name(), device]);
         self.output(&on(at, "remove a device of", args)).map(drop)
-    }
-
-    /// Sets configuration `key` of a stopped or running instance.
-    pub fn set_config(&self, at: &Located, key: &str, value: &str) -> Result<()> {
-        let args = argv(["config", "set", &at.incus_name(), key, value]);
-        self.output(&on(at, "configure", args)).map(drop)
     }
 
     /// Starts the instance, waiting while another operation holds it ([`Fault::Busy`]).

@@ -4,6 +4,7 @@
 //!   closing `Error:` line from what it passes through);
 //! - [`api`] and [`sftp`]: an instance's files with owners, modes and times, through
 //!   `incus remote proxy` and Incus's SFTP endpoint;
+//! - [`claim`]: an instance taken atomically (Incus's ETag);
 //! - [`instance`] and [`server`]: the Incus vocabulary — instance operations, and look-ups of
 //!   projects, pools, volumes and image aliases — in types, with typed [`Fault`]s;
 //! - [`url`]: the one builder (and decoder) of Incus REST paths, every part encoded;
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod args;
+pub mod claim;
 pub mod closing;
 pub mod error;
 pub mod incus;

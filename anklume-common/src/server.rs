@@ -125,6 +125,66 @@ impl Incus {
             .collect())
     }
 
+    /// Every instance of `project` described, or of every project for `None`: one query.
+    pub fn instances_described(
+        &self,
+        remote: Option<&str>,
+        project: Option<&str>,
+    ) -> Result<Vec<crate::instance::InstanceInfo>> {
+        let path = ApiPath::new(&["instances"]).in_project(project).recursive();
+        self.query(remote, &path)
+    }
+
+    /// The fingerprint of the image that alias `alias` of `project` names now; `None` when
+    /// there is no such alias (a remote image, a fingerprint).
+    pub fn image_alias_target(
+        &self,
+        remote: Option<&str>,
+        project: &str,
+        alias: &str,
+    ) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Alias {
+            target: String,
+        }
+        let path = ApiPath::new(&["images", "aliases", alias]).in_project(Some(project));
+        match self.query::<Alias>(remote, &path) {
+            Ok(found) => Ok(Some(found.target)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `user.*` configuration of project `project`.
+    pub fn project_config(
+        &self,
+        remote: Option<&str>,
+        project: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        #[derive(Deserialize)]
+        struct Project {
+            #[serde(default)]
+            config: std::collections::BTreeMap<String, String>,
+        }
+        let found: Project = self.query(remote, &ApiPath::new(&["projects", project]))?;
+        Ok(found.config)
+    }
+
+    /// Sets (or with `None`, unsets) configuration `key` of project `project`.
+    pub fn set_project_config(&self, project: &str, key: &str, value: Option<&str>) -> Result<()> {
+        let args: Vec<String> = match value {
+            Some(value) => vec![
+                "project".into(),
+                "set".into(),
+                project.into(),
+                format!("{key}={value}"),
+            ],
+            None => vec!["project".into(), "unset".into(), project.into(), key.into()],
+        };
+        let call = Call::new(format!("configure project '{project}'"), args);
+        self.output(&call).map(drop)
+    }
+
     /// The `volatile.uuid` of each instance of `project`, by name: one query for them all.
     pub fn uuids_in(
         &self,

@@ -39,7 +39,8 @@ pub fn instance_name(
 }
 
 /// 32 bits from /dev/urandom; the clock and the process id should it be missing.
-fn random_u32() -> u32 {
+/// 32 random bits from the kernel.
+pub fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     match read {

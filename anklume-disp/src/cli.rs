@@ -97,6 +97,30 @@ pub struct Cli {
     #[arg(short, long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
 
+    /// Keep N started, unused disposables of this specification ready (the source, --domain,
+    /// --profile, --storage, --vm, --network, --limit): a run with the same options takes one
+    /// instead of launching; 0 removes them. Prints their names
+    #[arg(long, value_name = "N", conflicts_with_all = [
+        "cmd", "command", "console", "no_attach", "ttl", "name", "mount", "publish", "user",
+        "env", "preload_list",
+    ])]
+    pub preload: Option<u32>,
+
+    /// List the preloaded disposables of every domain
+    #[arg(long, conflicts_with_all = [
+        "cmd", "command", "console", "no_attach", "ttl", "name", "mount", "publish", "user",
+        "env", "image", "from", "vm",
+    ])]
+    pub preload_list: bool,
+
+    /// Output format of --preload-list
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Internal: a refill of the preloaded disposables of this specification, started by a run.
+    #[arg(long, hide = true, conflicts_with = "preload")]
+    pub refill: bool,
+
     /// Say nothing on stderr but errors
     #[arg(short, long)]
     pub quiet: bool,
@@ -112,6 +136,14 @@ pub struct Cli {
     /// Internal: the watchdog that destroys the disposable should anklume-disp die first.
     #[arg(long, hide = true)]
     pub watch: bool,
+}
+
+/// Output formats of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
 }
 
 /// `90s`, `30m`, `2h`, `1d`, `1h30m`; a bare number is seconds.

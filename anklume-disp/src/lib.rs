@@ -5,6 +5,7 @@
 //! end, an error, SIGINT/SIGTERM/SIGHUP — destroys it.
 
 pub mod cli;
+mod preload;
 mod sandbox;
 mod specs;
 mod watchdog;
@@ -49,6 +50,9 @@ pub fn run(cli: &Cli) -> Result<u8> {
         return watchdog::run();
     }
     let session = Session::start()?;
+    if cli.preload_list {
+        return preload::list(&session, cli);
+    }
     let incus = session.incus();
     let plan = Plan::new(cli, &session.resolver)?;
     if cli.vm {
@@ -57,7 +61,22 @@ pub fn run(cli: &Cli) -> Result<u8> {
     // Told `done` once the disposable is destroyed or kept (--no-attach); any other way out
     // leaves it to check and act.
     let mut watchdog = Watchdog::start()?;
-    let disposable = launch(&session.resolver, &plan, &mut watchdog)?;
+    if cli.preload.is_some() || cli.refill {
+        let kept = preload::maintain(&session, &plan, cli.preload, &mut watchdog)?;
+        watchdog.done();
+        return Ok(kept);
+    }
+    // The pool, if any, is refilled in the background once this run is done, whichever way
+    // it ends.
+    let (taken, _refill) = match preload::eligible(&plan) {
+        true => preload::take(&session, &plan, &mut watchdog)?,
+        false => (None, preload::RefillOnDrop::new(&plan, false)),
+    };
+    let preloaded = taken.is_some();
+    let disposable = match taken {
+        Some(disposable) => disposable,
+        None => launch(&session.resolver, &plan, &mut watchdog)?,
+    };
     session.interrupt.check()?;
     if cli.vm {
         wait_for_vm_agent(incus, &disposable)?;
@@ -68,8 +87,14 @@ pub fn run(cli: &Cli) -> Result<u8> {
         return Ok(kept);
     }
     let status = attach(cli, incus, &disposable, &plan.sandbox)?;
-    disposable.destroy()?;
-    watchdog.done();
+    if preloaded {
+        // Its watchdog destroys it as we leave (our token is on it): the run does not wait.
+        disposable.keep();
+        drop(watchdog);
+    } else {
+        disposable.destroy()?;
+        watchdog.done();
+    }
     Ok(exit_code(status))
 }
 
@@ -145,6 +170,11 @@ impl<'a> Plan<'a> {
 
     /// Options of the new instance, whatever its source.
     fn instance_options(&self) -> NewInstance {
+        self.instance_options_with(&[])
+    }
+
+    /// Options of the new instance, with `extra` configuration (a preloaded one's keys).
+    fn instance_options_with(&self, extra: &[(String, String)]) -> NewInstance {
         NewInstance {
             ephemeral: true,
             vm: self.cli.vm,
@@ -157,6 +187,7 @@ impl<'a> Plan<'a> {
             config: [(TOKEN_KEY.to_owned(), self.token.clone())]
                 .into_iter()
                 .chain(self.sandbox.config())
+                .chain(extra.iter().cloned())
                 .collect(),
         }
     }
@@ -227,7 +258,7 @@ pub struct Disposable {
 }
 
 impl Disposable {
-    fn new(incus: &Incus, at: Located) -> Self {
+    pub(crate) fn new(incus: &Incus, at: Located) -> Self {
         Self {
             // Destruction must run even after a signal.
             incus: incus.uninterruptible(),
@@ -268,7 +299,7 @@ impl Disposable {
     }
 
     /// Leaves the instance running (`--no-attach`).
-    fn keep(mut self) {
+    pub(crate) fn keep(mut self) {
         self.armed = false;
     }
 }
@@ -312,7 +343,7 @@ fn launch(resolver: &Resolver, plan: &Plan, watchdog: &mut Watchdog) -> Result<D
             }
             continue;
         }
-        match create(incus, plan, &name, watchdog) {
+        match create(incus, plan, &name, &plan.instance_options(), watchdog) {
             Ok(disposable) => return Ok(disposable),
             // Another launch got the name first.
             Err(e) if e.is(Fault::AlreadyExists) && plan.cli.name.is_none() => continue,
@@ -338,18 +369,25 @@ fn taken_error(name: &str, projects: &str) -> Error {
 /// Create and start are two calls, not one `incus launch`: when the start of a launch fails,
 /// the instance it created stays (stopped, so even an ephemeral one is never deleted), and
 /// the guard must hold it from the moment it exists.
-fn create(incus: &Incus, plan: &Plan, name: &str, watchdog: &mut Watchdog) -> Result<Disposable> {
+fn create(
+    incus: &Incus,
+    plan: &Plan,
+    name: &str,
+    options: &NewInstance,
+    watchdog: &mut Watchdog,
+) -> Result<Disposable> {
     let at = plan.place(name);
     watchdog.watch(&at, &plan.token)?;
     let made = match &plan.source {
-        Source::Image(image) => incus.create(&at, Origin::Image(image), &plan.instance_options()),
-        Source::Golden(golden, _) => pristine::copy(incus, golden, &at, &plan.instance_options()),
+        Source::Image(image) => incus.create(&at, Origin::Image(image), options),
+        Source::Golden(golden, _) => pristine::copy(incus, golden, &at, options),
     };
     watchdog.created();
     made?;
     let mut disposable = Disposable::new(incus, at);
     disposable.uuid = Some(incus.uuid(&disposable.at)?);
-    plan.sandbox.apply(incus, &disposable.at)?;
+    plan.sandbox.apply_network(incus, &disposable.at)?;
+    plan.sandbox.apply_devices(incus, &disposable.at)?;
     incus.start(&disposable.at)?;
     Ok(disposable)
 }

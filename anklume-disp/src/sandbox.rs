@@ -219,7 +219,7 @@ impl Sandbox {
     pub fn config(&self) -> Vec<(String, String)> {
         // The id map protects the host only in an unprivileged container: a profile or a
         // golden image that says otherwise is overridden whenever host paths are shared.
-        let unprivileged = (!self.shared.is_empty() || self.user.is_some())
+        let unprivileged = (!self.shared.is_empty())
             .then(|| ("security.privileged".to_owned(), "false".to_owned()));
         self.idmap()
             .map(|map| ("raw.idmap".to_owned(), map))
@@ -239,8 +239,9 @@ impl Sandbox {
         self.user.map(|u| (u.uid, u.gid))
     }
 
-    /// Adds the devices to the created, not yet started, instance `at`.
-    pub fn apply(&self, incus: &Incus, at: &Located) -> Result<()> {
+    /// Adds the shared paths and published ports to instance `at`, created or started (a
+    /// preloaded one takes them started).
+    pub fn apply_devices(&self, incus: &Incus, at: &Located) -> Result<()> {
         for (index, shared) in self.shared.iter().enumerate() {
             let device = numbered(MOUNT_DEVICE, index);
             let (source, path) = (shared.source(), shared.mount.path.as_str());
@@ -250,9 +251,28 @@ impl Sandbox {
             let device = numbered(PUBLISH_DEVICE, index);
             incus.publish_port(at, &device, (&publish.listen(), &publish.connect()))?;
         }
+        Ok(())
+    }
+
+    /// Replaces or removes the network of the created, not yet started, instance `at`.
+    pub fn apply_network(&self, incus: &Incus, at: &Located) -> Result<()> {
         match &self.network {
             Some(network) => replace_network(incus, at, network),
             None => Ok(()),
+        }
+    }
+
+    /// The limits, the domain's overridden by the command line's.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// `none`, a network's name, or empty for the profile's.
+    pub fn network_text(&self) -> String {
+        match &self.network {
+            Some(Network::None) => "none".to_owned(),
+            Some(Network::Named(name)) => name.clone(),
+            None => String::new(),
         }
     }
 
@@ -260,7 +280,7 @@ impl Sandbox {
     /// must have one owner, not root, whom root may map. With `--user`, that user writes as
     /// itself, which root must be allowed to map.
     fn check_owners(&self) -> Result<()> {
-        if let Some(user) = self.user.filter(|u| u.uid != 0) {
+        if let Some(user) = self.user.filter(|u| u.uid != 0 && !self.shared.is_empty()) {
             if user.gid == 0 {
                 return Err(Error::usage(format!(
                     "--user {}:0: group 0 would be the host's root group in the shared paths",
@@ -307,6 +327,10 @@ impl Sandbox {
 
     /// The id map (`raw.idmap`): `--user` as itself, else root as the writable paths' owner.
     fn idmap(&self) -> Option<String> {
+        // Without host paths, ids inside are Incus's to map as usual.
+        if self.shared.is_empty() {
+            return None;
+        }
         if let Some(user) = self.user.filter(|u| u.uid != 0) {
             return Some(format!("uid {0} {0}\ngid {1} {1}", user.uid, user.gid));
         }

@@ -748,12 +748,17 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
     );
     let project_flag = format!("--project {} ", project.name());
     for call in &calls {
-        // `incus query` takes the project in its URL (it refuses --project).
-        let in_url = format!("?project={}&", project.name());
+        // `incus query` takes the project in its URL (it refuses --project); the client's
+        // own settings (its default remote, the API proxy a run may take a preloaded instance
+        // through) belong to no project.
+        let in_url = |sep: char| format!("{sep}project={}", project.name());
         assert!(
             call.starts_with(&project_flag)
                 || call.starts_with("query /1.0/instances?all-projects=true")
-                || (call.starts_with("query /1.0/instances/") && call.contains(&in_url)),
+                || (call.starts_with("query /1.0/")
+                    && (call.contains(&in_url('?')) || call.contains(&in_url('&'))))
+                || call == &"remote get-default"
+                || call.starts_with("remote proxy "),
             "a call without --project: {call:?}"
         );
     }

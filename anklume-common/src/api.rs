@@ -70,21 +70,12 @@ impl ApiProxy {
         );
         conn.write_all(request.as_bytes()).map_err(failed)?;
         let head = read_head(&mut conn).map_err(failed)?;
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .unwrap_or(0);
+        let status = status_of(&head);
         if status == 101 {
             return Ok(conn);
         }
-        let length = head
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse::<u64>().ok())?
-            })
+        let length = header(&head, "content-length")
+            .and_then(|value| value.parse::<u64>().ok())
             .unwrap_or(0);
         let mut body = Vec::new();
         conn.take(length.min(64 * 1024))
@@ -124,16 +115,7 @@ impl ApiProxy {
         conn.write_all(request.as_bytes()).map_err(failed)?;
         conn.write_all(body).map_err(failed)?;
         let head = read_head(&mut conn).map_err(failed)?;
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .unwrap_or(0);
-        let etag = head.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("etag")
-                .then(|| value.trim().to_owned())
-        });
+        let (status, etag) = (status_of(&head), header(&head, "etag"));
         let mut answer = Vec::new();
         conn.take(64 << 20)
             .read_to_end(&mut answer)
@@ -144,6 +126,23 @@ impl ApiProxy {
             body: answer,
         })
     }
+}
+
+/// The status code of an answer's head (0 when unreadable).
+fn status_of(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .unwrap_or(0)
+}
+
+/// The value of header `name` (any case) in an answer's head.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
 }
 
 /// Waits until the proxy accepts connections; if it exits instead, its error is Incus's.

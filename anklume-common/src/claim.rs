@@ -69,7 +69,7 @@ fn wait(proxy: &ApiProxy, at: &Located, answer: &Answer) -> Result<()> {
     else {
         return Ok(());
     };
-    let path = ApiPath::new(&["operations", &id, "wait"]);
+    let path = ApiPath::new(&["operations", &id, "wait"]).query("timeout", "30");
     let done = proxy.request(("GET", &path), &[], b"")?;
     let done_body: Value = serde_json::from_slice(&done.body).unwrap_or_default();
     match done_body["metadata"]["status"].as_str() {

@@ -100,7 +100,8 @@ pub struct Cli {
     /// Keep N started, unused disposables of this specification ready (the source, --domain,
     /// --profile, --storage, --vm, --network, --limit): a run with the same options takes one
     /// instead of launching; 0 removes them. Prints their names
-    #[arg(long, value_name = "N", conflicts_with_all = [
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=64),
+          conflicts_with_all = [
         "cmd", "command", "console", "no_attach", "ttl", "name", "mount", "publish", "user",
         "env", "preload_list",
     ])]

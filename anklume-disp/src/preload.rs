@@ -28,11 +28,9 @@ use anklume_common::{Error, Incus, Located, Result, Session, table, temp};
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
-use crate::watchdog::{TOKEN_KEY, Watchdog};
+use crate::watchdog::{READY, TOKEN_KEY, Watchdog};
 use crate::{Disposable, Plan, Source, create, say};
 
-/// The value of the token key of an instance waiting in the pool.
-pub const READY: &str = "ready";
 pub const SPEC_KEY: &str = "user.anklume.preload";
 pub const SOURCE_KEY: &str = "user.anklume.preload.source";
 
@@ -116,65 +114,106 @@ pub fn eligible(plan: &Plan) -> bool {
 
 /// A preloaded instance of `plan`'s specification, taken for this run (told to the watchdog
 /// first); `None` when there is none to take. The second value refills the pool when dropped,
-/// if there is one for this specification. The source, the domain's instances and the
-/// API proxy are asked for at once.
+/// if there is one for this specification. The API proxy is started only when there is an
+/// instance to take.
 pub fn take<'p, 'a>(
     session: &Session,
     plan: &'p Plan<'a>,
     watchdog: &mut Watchdog,
 ) -> Result<(Option<Disposable>, RefillOnDrop<'p, 'a>)> {
-    let incus = session.incus();
-    let (spec, described, proxy) = std::thread::scope(|scope| {
-        let spec = scope.spawn(|| Spec::of(incus, plan));
-        let proxy = scope.spawn(|| ApiProxy::start(incus, None));
-        let described = incus.instances_described(None, Some(&plan.domain));
-        let joined = |e| Error::failure(format!("a preloading thread panicked: {e:?}"));
-        (
-            spec.join().unwrap_or_else(|e| Err(joined(e))),
-            described,
-            proxy.join().unwrap_or_else(|e| Err(joined(e))),
-        )
-    });
-    // A source that cannot be read (a golden image without `pristine`) is for the launch to
-    // explain.
-    let spec = match spec {
-        Err(error) if error.is_not_found() => return Ok((None, RefillOnDrop::new(plan, false))),
-        spec => spec?,
+    let none = || RefillOnDrop::new(plan, false);
+    let (pool, sizes) = match look(session.incus(), plan) {
+        Ok(found) => found,
+        Err(error) if session.interrupt.signal().is_some() => return Err(error),
+        // What the launch needs is checked again there, and said in its words; a pool that
+        // cannot be read is not worth failing the run.
+        Err(_) => return Ok((None, none())),
     };
-    let described = described?;
-    let pool: Vec<InstanceInfo> = described.into_iter().filter(|i| spec.matches(i)).collect();
-    // Refilled once the run is done, and also should the claim fail or be interrupted.
-    let refill = RefillOnDrop::new(plan, !pool.is_empty());
-    if pool.is_empty() {
+    let Some((spec, pool)) = pool else {
+        return Ok((None, none()));
+    };
+    let ready: Vec<&InstanceInfo> = pool.iter().filter(|info| spec.usable(info)).collect();
+    // Refilled once the run is done, and also should the claim fail or be interrupted; and
+    // when the domain keeps a pool of this specification that has run dry (after a reboot).
+    let kept = sizes
+        .get(&spec.size_key())
+        .and_then(|v| v.parse::<usize>().ok());
+    let refill = RefillOnDrop::new(
+        plan,
+        !pool.is_empty() || kept.is_some_and(|n| n > ready.len()),
+    );
+    if ready.is_empty() {
         return Ok((None, refill));
     }
-    let mut ready: Vec<&InstanceInfo> = pool.iter().filter(|info| spec.usable(info)).collect();
-    // Runs started together try them in different orders.
-    let start = usize::try_from(temp::random_u32()).unwrap_or(0) % ready.len().max(1);
-    ready.rotate_left(start);
-    let proxy = match (ready.is_empty(), proxy) {
-        (true, _) => return Ok((None, refill)),
-        (false, Ok(proxy)) => proxy,
-        // Launched as without a pool, and said.
-        (false, Err(error)) => {
+    let proxy = match ApiProxy::start(session.incus(), None) {
+        Ok(proxy) => proxy,
+        Err(error) => {
             anklume_common::error::warn(&error);
             return Ok((None, refill));
         }
     };
+    // Runs started together try them in different orders.
+    let mut ready = ready;
+    let start = usize::try_from(temp::random_u32()).unwrap_or(0) % ready.len();
+    ready.rotate_left(start);
     for info in ready {
-        let at = plan.place(&info.name);
-        watchdog.watch(&at, &plan.token)?;
-        watchdog.created();
-        if swap_config(&proxy, &at, TOKEN_KEY, (READY, &plan.token))? {
-            let mut disposable = Disposable::new(incus, at);
-            disposable.uuid = info.uuid().map(str::to_owned);
-            plan.sandbox.apply_devices(incus, &disposable.at)?;
-            session.interrupt.check()?;
-            say(plan.cli, &format!("took preloaded {}", info.name));
+        if let Some(disposable) = claim(session, plan, (&proxy, info), watchdog)? {
             return Ok((Some(disposable), refill));
         }
     }
     Ok((None, refill))
+}
+
+/// The specification and the domain's instances of it (`None` when the source cannot be read:
+/// the launch says why), and the domain's configuration: asked for at once.
+#[allow(clippy::type_complexity)]
+fn look(
+    incus: &Incus,
+    plan: &Plan,
+) -> Result<(
+    Option<(Spec, Vec<InstanceInfo>)>,
+    std::collections::BTreeMap<String, String>,
+)> {
+    let (spec, sizes, described) = std::thread::scope(|scope| {
+        let spec = scope.spawn(|| Spec::of(incus, plan));
+        let sizes = scope.spawn(|| incus.project_config(None, &plan.domain));
+        let described = incus.instances_described(None, Some(&plan.domain));
+        let joined = |e| Error::failure(format!("a preloading thread panicked: {e:?}"));
+        (
+            spec.join().unwrap_or_else(|e| Err(joined(e))),
+            sizes.join().unwrap_or_else(|e| Err(joined(e))),
+            described,
+        )
+    });
+    let spec = match spec {
+        Err(error) if error.is_not_found() => return Ok((None, sizes?)),
+        spec => spec?,
+    };
+    let pool = described?.into_iter().filter(|i| spec.matches(i)).collect();
+    Ok((Some((spec, pool)), sizes?))
+}
+
+/// Takes `info` for this run, told to the watchdog first; `None` when another run was first.
+fn claim(
+    session: &Session,
+    plan: &Plan,
+    (proxy, info): (&ApiProxy, &InstanceInfo),
+    watchdog: &mut Watchdog,
+) -> Result<Option<Disposable>> {
+    let incus = session.incus();
+    let at = plan.place(&info.name);
+    watchdog.watch(&at, &plan.token)?;
+    watchdog.created();
+    watchdog.claiming();
+    if !swap_config(proxy, &at, TOKEN_KEY, (READY, &plan.token))? {
+        return Ok(None);
+    }
+    let mut disposable = Disposable::new(incus, at);
+    disposable.uuid = info.uuid().map(str::to_owned);
+    plan.sandbox.apply_devices(incus, &disposable.at)?;
+    session.interrupt.check()?;
+    say(plan.cli, &format!("took preloaded {}", info.name));
+    Ok(Some(disposable))
 }
 
 /// `--preload N` (or, with `None`, a refill to the domain's recorded number): removes the
@@ -211,22 +250,28 @@ pub fn maintain(
     let (fresh, stale): (Vec<_>, Vec<_>) = pool.into_iter().partition(|info| spec.usable(info));
     let extra = fresh.iter().skip(size as usize);
     let retired: Vec<&InstanceInfo> = stale.iter().chain(extra).collect();
-    if !retired.is_empty() {
-        let proxy = ApiProxy::start(incus, None)?;
-        for info in retired {
-            retire(incus, &proxy, &plan.place(&info.name), info)?;
-        }
-    }
     let mut names: Vec<String> = fresh
         .iter()
         .take(size as usize)
         .map(|i| i.name.clone())
         .collect();
+    if retired.is_empty() && names.len() >= size as usize {
+        return report(plan, &names);
+    }
+    let proxy = ApiProxy::start(incus, None)?;
+    for info in retired {
+        retire(incus, (&proxy, &plan.place(&info.name), info), watchdog)?;
+    }
     while names.len() < size as usize {
         session.interrupt.check()?;
-        names.push(add_one(session, plan, &spec, watchdog)?);
+        names.push(add_one(session, plan, (&spec, &proxy), watchdog)?);
     }
-    for name in &names {
+    report(plan, &names)
+}
+
+/// The names of the instances ready on stdout, their number on stderr.
+fn report(plan: &Plan, names: &[String]) -> Result<u8> {
+    for name in names {
         println!("{name}");
     }
     say(
@@ -237,8 +282,16 @@ pub fn maintain(
 }
 
 /// Takes a waiting instance out of the pool (so that no run takes it meanwhile) and destroys it.
-fn retire(incus: &Incus, proxy: &ApiProxy, at: &Located, info: &InstanceInfo) -> Result<()> {
+/// The watchdog is told first: should we die after the claim, it destroys the instance.
+fn retire(
+    incus: &Incus,
+    (proxy, at, info): (&ApiProxy, &Located, &InstanceInfo),
+    watchdog: &mut Watchdog,
+) -> Result<()> {
     let token = temp::token();
+    watchdog.watch(at, &token)?;
+    watchdog.created();
+    watchdog.claiming();
     if swap_config(proxy, at, TOKEN_KEY, (READY, &token))?
         && let Some(uuid) = info.uuid()
     {
@@ -248,39 +301,65 @@ fn retire(incus: &Incus, proxy: &ApiProxy, at: &Located, info: &InstanceInfo) ->
 }
 
 /// Creates and starts one instance for the pool, then marks it waiting.
-fn add_one(session: &Session, plan: &Plan, spec: &Spec, watchdog: &mut Watchdog) -> Result<String> {
+/// Its token turns to `ready` only while it is still ours: should that fail halfway, the
+/// instance is left to the watchdog, which destroys it only if it still carries our token
+/// (never once a run may have taken it).
+fn add_one(
+    session: &Session,
+    plan: &Plan,
+    (spec, proxy): (&Spec, &ApiProxy),
+    watchdog: &mut Watchdog,
+) -> Result<String> {
     let name = temp::instance_name(&session.resolver, None, "disp", "pool")?;
     let options = plan.instance_options_with(&spec.keys());
     let disposable = create(session.incus(), plan, &name, &options, watchdog)?;
-    session
-        .incus()
-        .config_set(&disposable.at, TOKEN_KEY, READY)?;
+    let at = disposable.at.clone();
     disposable.keep();
+    swap_config(proxy, &at, TOKEN_KEY, (&plan.token, READY))?;
     Ok(name)
 }
 
-/// A turn among the refills of one specification on this host: a lock on a file of root's
-/// (or the user's) runtime directory, held until dropped.
+/// A turn among the refills of one specification on this host: a lock on a file of a folder
+/// only this user may write (`/run/anklume` for root, else `$XDG_RUNTIME_DIR/anklume`), held
+/// until dropped. Nobody else can make the file, hold its lock or put a link there.
 fn take_turn(key: &str) -> Result<File> {
-    let dir = ["/run/lock", "/run"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    let base = match me {
+        0 => std::path::PathBuf::from("/run"),
+        _ => std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir),
+    };
+    let dir = base.join("anklume");
+    let failed = |what: &std::path::Path, e| Error::io(format!("cannot use {}", what.display()), e);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(failed(&dir, e)),
+        _ => (),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| failed(&dir, e))?;
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(Error::failure(format!(
+            "{} is not a folder of this user's that only it may write",
+            dir.display()
+        )));
+    }
     let path = dir.join(format!(
-        "anklume-preload-{}.lock",
+        "preload-{}.lock",
         key.rsplit('.').next().unwrap_or(key)
     ));
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)
-        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+        .map_err(|e| failed(&path, e))?;
+    file.lock().map_err(|e| failed(&path, e))?;
     Ok(file)
 }
 
@@ -354,7 +433,7 @@ fn spec_args(plan: &Plan) -> Vec<String> {
     }
     let network = plan.sandbox.network_text();
     if !network.is_empty() {
-        args.extend(["--network".to_owned(), network]);
+        args.push(format!("--network={network}"));
     }
     let limits = plan.sandbox.limits();
     let given: Vec<String> = [("cpu", &limits.cpu), ("memory", &limits.memory)]
@@ -362,7 +441,7 @@ fn spec_args(plan: &Plan) -> Vec<String> {
         .filter_map(|(key, value)| Some(format!("{key}={}", value.as_ref()?)))
         .collect();
     if !given.is_empty() {
-        args.extend(["--limit".to_owned(), given.join(",")]);
+        args.push(format!("--limit={}", given.join(",")));
     }
     args
 }

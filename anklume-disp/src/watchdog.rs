@@ -25,6 +25,10 @@ pub const TOKEN_KEY: &str = "user.anklume.disposable";
 /// How long the watchdog waits for an instance whose creation was under way (an image may
 /// have to be downloaded first), or tries to destroy one while Incus fails.
 const CREATION_WAIT: Duration = Duration::from_secs(600);
+/// How long a claim Incus accepted may take to be applied.
+const CLAIM_WAIT: Duration = Duration::from_secs(30);
+/// The token key of a preloaded instance waiting in its pool.
+pub const READY: &str = "ready";
 
 /// anklume-disp's side: the pipe to the watchdog. Dropped without [`Watchdog::done`] (an
 /// error, a destroy that failed), it leaves the watchdog to check and act.
@@ -64,6 +68,13 @@ impl Watchdog {
         let _ = self.send("created\n");
     }
 
+    /// A claim of the watched instance (a preloaded one, its token key `ready`) is about to be
+    /// sent: should we die, a key still `ready` may yet turn to our token (Incus applies the
+    /// claim after answering), so it is watched a while.
+    pub fn claiming(&mut self) {
+        let _ = self.send("claiming\n");
+    }
+
     /// The instance was destroyed, or kept on purpose: the watchdog leaves.
     pub fn done(mut self) {
         let _ = self.send("done\n");
@@ -82,13 +93,14 @@ impl Watchdog {
 pub fn run() -> Result<u8> {
     ignore_hangup()?;
     let mut watched: Option<(Located, String)> = None;
-    let mut created = false;
+    let (mut created, mut claiming) = (false, false);
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
             ["done"] => return Ok(0),
             ["created"] => created = true,
+            ["claiming"] => claiming = true,
             ["watch", project, name, token] => {
                 let at = Located {
                     remote: None,
@@ -96,15 +108,37 @@ pub fn run() -> Result<u8> {
                     name: (*name).to_owned(),
                 };
                 watched = Some((at, (*token).to_owned()));
-                created = false;
+                (created, claiming) = (false, false);
             }
             _ => (),
         }
     }
     if let Some((at, token)) = watched {
-        destroy_orphan(&Incus::from_env().uninterruptible(), &at, &token, !created);
+        let incus = Incus::from_env().uninterruptible();
+        if claiming && !claim_settled(&incus, &at, &token) {
+            return Ok(0);
+        }
+        destroy_orphan(&incus, &at, &token, !created);
     }
     Ok(0)
+}
+
+/// After a claim cut short: waits while the token key still reads `ready` (the claim may yet be
+/// applied); `true` once it reads something else (ours, to destroy, or another run's, left
+/// alone by [`destroy_orphan`]), `false` when it stayed `ready` (the claim never took: the
+/// instance stays in its pool) or the instance is gone.
+fn claim_settled(incus: &Incus, at: &Located, token: &str) -> bool {
+    let deadline = Instant::now() + CLAIM_WAIT;
+    while Instant::now() < deadline {
+        match incus.instance(at) {
+            Ok(info) if info.config.get(TOKEN_KEY).map(String::as_str) == Some(READY) => (),
+            Ok(info) => return info.config.get(TOKEN_KEY).map(String::as_str) == Some(token),
+            Err(e) if e.is_not_found() => return false,
+            Err(_) => (),
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    false
 }
 
 /// Destroys `at` if it carries `token`; with `under_way`, waits for a creation that may still

@@ -757,6 +757,7 @@ fn every_incus_call_goes_through_anklume_incus_with_an_explicit_project() {
                 || call.starts_with("query /1.0/instances?all-projects=true")
                 || (call.starts_with("query /1.0/")
                     && (call.contains(&in_url('?')) || call.contains(&in_url('&'))))
+                || *call == format!("query /1.0/projects/{}", project.name())
                 || call == &"remote get-default"
                 || call.starts_with("remote proxy "),
             "a call without --project: {call:?}"

@@ -211,3 +211,71 @@ fn signals_during_claims_leak_nothing() {
     }
     empty_the_pool(&project, &mut disp_in(&project, &cwd), &[]);
 }
+
+/// SIGKILL at moments around the claim: the taken instance is destroyed by the run's watchdog
+/// (even when Incus applies the claim after the kill), and nothing stays "taken".
+#[test]
+fn sigkill_around_claims_leaves_no_taken_instance() {
+    let Some(project) = TestProject::new("preload-kill") else {
+        return;
+    };
+    let cwd = ScratchDir::new("preload-kill");
+    names_of(&run_tool(disp_in(&project, &cwd).args(["--preload", "2"])));
+    for delay in [30u64, 60, 90, 120, 160] {
+        let mut child = disp_in(&project, &cwd)
+            .args(["-q", "--cmd", "sleep 30"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        eventually("no instance left taken", || {
+            let instances = project.instances();
+            let ready = ready(&project);
+            instances.len() == ready.len() && instances.iter().all(|i| ready.contains(i))
+        });
+        // The next run refills what a killed one could not.
+        let out = run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "true"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        eventually("the pool is back to 2", || ready(&project).len() == 2);
+    }
+    empty_the_pool(&project, &mut disp_in(&project, &cwd), &[]);
+}
+
+/// A run that shares host paths is never served from the pool (the id map is set at creation);
+/// a pool whose instances are gone (a reboot) is refilled by the next run.
+#[test]
+fn mounts_launch_fresh_and_an_emptied_pool_is_refilled() {
+    let Some(project) = TestProject::new("preload-mount") else {
+        return;
+    };
+    let cwd = ScratchDir::new("preload-mount");
+    let shared = cwd.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(1000), Some(1000)).unwrap();
+    let pool = names_of(&run_tool(disp_in(&project, &cwd).args(["--preload", "1"])));
+    let out = run_tool(disp_in(&project, &cwd).args([
+        "-q",
+        "--mount",
+        "./shared:/s:ro",
+        "--cmd",
+        "hostname",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !pool.contains(&text(&out.stdout).trim().to_owned()),
+        "{pool:?}"
+    );
+    assert_eq!(ready(&project), pool);
+
+    project.run(&["delete", "--force", &pool[0]]);
+    let out = run_tool(disp_in(&project, &cwd).args(["-q", "--cmd", "true"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eventually("the emptied pool is refilled", || {
+        ready(&project).len() == 1
+    });
+    empty_the_pool(&project, &mut disp_in(&project, &cwd), &[]);
+}

@@ -29,6 +29,9 @@ pub struct Source {
     pub verdict: Option<Verdict>,
     /// The instance's name recorded beside the archive (a repository's snapshot tag).
     pub name: Option<String>,
+    /// Its project recorded beside the archive (a repository's snapshot tag), before the one
+    /// the archive's index records.
+    pub project: Option<String>,
     /// Its size, when known, for the progress line.
     pub size: Option<u64>,
     /// Whether its reading already shows progress (a file's bytes counted as they are read).
@@ -50,32 +53,33 @@ pub fn restore(session: &Session, args: &RestoreArgs) -> Result<()> {
         plain,
         verdict,
         name: None,
+        project: None,
         size: None,
         counted: true,
         what: "the backup".to_owned(),
     };
-    restore_stream(session, source, args, args.project.clone())
+    restore_stream(session, source, args)
 }
 
 /// Restores `source` as `--name`, else the name recorded, else the one in the archive's
 /// index; into `project`, else the project the backup came from when it exists here, else
 /// `default`. The project and the pool are checked before any data moves.
-pub fn restore_stream(
-    session: &Session,
-    source: Source,
-    args: &RestoreArgs,
-    project: Option<String>,
-) -> Result<()> {
+pub fn restore_stream(session: &Session, source: Source, args: &RestoreArgs) -> Result<()> {
     let remote = target_remote(args)?;
-    let (name, recorded, stream) = name_and_stream(source.plain, args, source.name)?;
-    let project = match project {
-        Some(project) => project,
-        None => recorded_or_default(session, remote.as_deref(), recorded, args.quiet)?,
+    let (name, indexed, stream) = name_and_stream(source.plain, args, source.name)?;
+    // One look-up of the project either way: the one asked for must exist; the recorded one
+    // is taken only if it does.
+    let project = match &args.project {
+        Some(project) => project.clone(),
+        None => {
+            let recorded = source.project.or(indexed);
+            recorded_or_default(session, remote.as_deref(), recorded, args.quiet)?
+        }
     };
     check_target(
         session,
         remote.as_deref(),
-        &project,
+        args.project.as_deref(),
         args.storage.as_deref(),
     )?;
     let wanted = Located {
@@ -230,11 +234,11 @@ fn recorded_or_default(
     Ok("default".to_owned())
 }
 
-/// The project and the storage pool the import needs, checked before any data moves.
+/// The project asked for and the storage pool the import needs, checked before any data moves.
 fn check_target(
     session: &Session,
     remote: Option<&str>,
-    project: &str,
+    project: Option<&str>,
     pool: Option<&str>,
 ) -> Result<()> {
     let incus = session.incus();
@@ -242,7 +246,9 @@ fn check_target(
         .map(|r| format!(" on remote '{r}'"))
         .unwrap_or_default();
     let remote_flag = remote.map(|r| format!(" {r}:")).unwrap_or_default();
-    if !incus.project_exists(remote, project)? {
+    if let Some(project) = project
+        && !incus.project_exists(remote, project)?
+    {
         return Err(
             Error::failure(format!("project '{project}' does not exist{on}")).with_hint(format!(
                 "choose one of `incus project list{remote_flag}` with --project, or create it: incus project create {}",

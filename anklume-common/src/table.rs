@@ -30,11 +30,12 @@ pub fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// One CSV line per row.
+/// One CSV line per row, control characters escaped as in the table: a name that came from
+/// a backup or an instance reaches no terminal raw.
 pub fn csv(rows: &[Vec<String>]) -> String {
     rows.iter()
         .map(|row| {
-            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+            let fields: Vec<String> = row.iter().map(|f| csv_field(&terminal_safe(f))).collect();
             fields.join(",") + "\n"
         })
         .collect()
@@ -65,6 +66,8 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         let rows = vec![vec!["a".to_owned(), "b,c".to_owned()]];
         assert_eq!(csv(&rows), "a,\"b,c\"\n");
+        let hostile = vec![vec!["web\x1b[2J".to_owned()]];
+        assert!(!csv(&hostile).contains('\x1b'), "{:?}", csv(&hostile));
     }
 
     #[test]

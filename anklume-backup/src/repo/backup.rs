@@ -132,13 +132,6 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
     let snap = pick(&repo, location, instance, snapshot)?;
     check_snapshot(&opened_backend, &snap, location)?;
     let node = only_file(&repo, &snap, location)?;
-    let recorded_project = tag(&snap, "project");
-    let project = match (&args.project, recorded_project) {
-        (Some(project), _) => Some(project.clone()),
-        (None, Some(recorded)) if project_exists(session, args, &recorded)? => Some(recorded),
-        // The archive's index says where it came from, else it goes to `default`.
-        (None, _) => None,
-    };
     // A recorded name that Incus would refuse is ignored: the archive's own index names it.
     let name = tag(&snap, "instance").filter(|n| check_instance_name(n).is_ok());
     let size = node.meta.size;
@@ -147,16 +140,12 @@ pub fn restore(session: &Session, args: &RestoreArgs, location: &Location) -> Re
         plain: reader,
         verdict: None,
         name,
+        project: tag(&snap, "project"),
         size: Some(size),
         counted: false,
         what: format!("snapshot {}", super::short(&snap.id)),
     };
-    file_restore::restore_stream(session, from, args, project)
-}
-
-fn project_exists(session: &Session, args: &RestoreArgs, project: &str) -> Result<bool> {
-    let remote = file_restore::target_remote(args)?;
-    session.incus().project_exists(remote.as_deref(), project)
+    file_restore::restore_stream(session, from, args)
 }
 
 /// `@SNAPSHOT` (an ID or its prefix, or `latest`), else the latest snapshot of `instance`.

@@ -621,7 +621,7 @@ _anklume__backup() {
             return 0
             ;;
         anklume__backup__subcmd__restore)
-            opts="-q -h --file --name --remote --project --repo --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
+            opts="-q -h --file --name --remote --target --project --repo --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,6 +636,10 @@ _anklume__backup() {
                     return 0
                     ;;
                 --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

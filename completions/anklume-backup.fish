@@ -55,6 +55,7 @@ complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand create" -s
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l file -d 'The backup file (same as FILE)' -r -F
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l name -d 'Name of the restored instance, on that Incus remote if REMOTE: is given [default: the name recorded in the backup]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l remote -d 'Restore on this Incus remote (`incus remote list`), keeping the name [default: the client\'s default remote]' -r
+complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l target -d 'Restore on this member of the remote\'s cluster (`incus cluster list REMOTE:`); a member that is not online is refused before any data moves' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l project -d 'Project to restore into [default: the snapshot\'s project if it exists, else default]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l repo -d 'Restore a snapshot of this repository [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume-backup -n "__fish_anklume_backup_using_subcommand restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r

@@ -23,7 +23,7 @@ _anklume__disp() {
 
     case "${cmd}" in
         anklume__disp)
-            opts="-i -d -c -u -e -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --publish --user --env --network --limit --ttl --name --storage --profile --preload --preload-list --format --quiet --help --version"
+            opts="-i -d -c -u -e -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --remote --target --mount --publish --user --env --network --limit --ttl --name --storage --profile --preload --preload-list --format --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,14 @@ _anklume__disp() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,7 +1,9 @@
 complete -c anklume-disp -s i -l image -d 'Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]' -r
 complete -c anklume-disp -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume-disp -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
-complete -c anklume-disp -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
+complete -c anklume-disp -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects; REMOTE:GOLDEN takes it on that remote' -r
+complete -c anklume-disp -l remote -d 'Launch on this Incus remote (`incus remote list`) [default: the client\'s default remote]' -r
+complete -c anklume-disp -l target -d 'Launch on this member of the remote\'s cluster (`incus cluster list REMOTE:`); a member that is not online is refused before anything is made' -r
 complete -c anklume-disp -l mount -d 'Share a host folder, file or unix socket at PATH (default /mnt/host); repeatable. `:ro` makes it read-only (Incus enforces it). The command runs in the first one. What the instance writes belongs to the folder\'s owner, who may not be root, or with --user to that user' -r
 complete -c anklume-disp -l publish -d 'Publish PORT of the instance on HOST_ADDR:HOST_PORT of this host (default address 127.0.0.1, not every interface); repeatable' -r
 complete -c anklume-disp -s u -l user -d 'Run the shell or command as this user (and group; default: the UID); with --mount, what it writes belongs to that UID on the host' -r

@@ -89,7 +89,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__derive)
-            opts="-q -h --project --ipv4 --start --quiet --help"
+            opts="-q -h --project --ipv4 --start --target --spread --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -100,6 +100,10 @@ _anklume__golden() {
                     return 0
                     ;;
                 --ipv4)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -195,7 +199,7 @@ _anklume__golden() {
             return 0
             ;;
         anklume__golden__subcmd__list)
-            opts="-q -h --project --format --quiet --help"
+            opts="-q -h --all-remotes --project --format --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

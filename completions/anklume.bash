@@ -416,7 +416,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__backup__subcmd__restore)
-            opts="-q -h --file --name --remote --project --repo --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
+            opts="-q -h --file --name --remote --target --project --repo --storage --force --key-file --passphrase-file --signer --allow-unsigned --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -431,6 +431,10 @@ _anklume() {
                     return 0
                     ;;
                 --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -500,7 +504,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__disp)
-            opts="-i -d -c -u -e -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --mount --publish --user --env --network --limit --ttl --name --storage --profile --preload --preload-list --format --quiet --help --version"
+            opts="-i -d -c -u -e -s -p -q -h -V --image --project --domain --cmd --console --no-attach --vm --from --remote --target --mount --publish --user --env --network --limit --ttl --name --storage --profile --preload --preload-list --format --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,6 +539,14 @@ _anklume() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -646,7 +658,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__derive)
-            opts="-q -h --project --ipv4 --start --quiet --help"
+            opts="-q -h --project --ipv4 --start --target --spread --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,6 +672,10 @@ _anklume() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -668,7 +684,7 @@ _anklume() {
             return 0
             ;;
         anklume__subcmd__golden__subcmd__list)
-            opts="-q -h --project --format --quiet --help"
+            opts="-q -h --all-remotes --project --format --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -34,7 +34,9 @@ complete -c anklume -n "__fish_anklume_needs_command" -f -a "backup" -d 'Encrypt
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s i -l image -d 'Image to launch [default: global.default_os_image from infra.yml, else images:debian/13]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s d -l domain -l project -d 'Incus project to launch in [default: the first domain of infra.yml with trust_level: disposable, else default]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s c -l cmd -d 'Run CMD with `sh -c` inside the instance, then destroy it' -r
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l from -d 'Start from GOLDEN\'s `pristine` snapshot (an ephemeral copy-on-write clone) instead of an image; the clone goes to GOLDEN\'s project unless --domain is given. PROJECT/GOLDEN picks among namesakes of several projects; REMOTE:GOLDEN takes it on that remote' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l remote -d 'Launch on this Incus remote (`incus remote list`) [default: the client\'s default remote]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l target -d 'Launch on this member of the remote\'s cluster (`incus cluster list REMOTE:`); a member that is not online is refused before anything is made' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l mount -d 'Share a host folder, file or unix socket at PATH (default /mnt/host); repeatable. `:ro` makes it read-only (Incus enforces it). The command runs in the first one. What the instance writes belongs to the folder\'s owner, who may not be root, or with --user to that user' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l publish -d 'Publish PORT of the instance on HOST_ADDR:HOST_PORT of this host (default address 127.0.0.1, not every interface); repeatable' -r
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s u -l user -d 'Run the shell or command as this user (and group; default: the UID); with --mount, what it writes belongs to that UID on the host' -r
@@ -59,7 +61,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -s V -l version -d
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -s V -l version -d 'Print version'
-complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "create" -d 'Stop NAME cleanly and take its `pristine` snapshot (replacing the previous one atomically, never expiring); NAME stays stopped'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "create" -d 'Stop NAME ([REMOTE:]NAME) cleanly and take its `pristine` snapshot (replacing the previous one atomically, never expiring); NAME stays stopped'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "derive" -d 'Create each NEW as a copy of NAME\'s `pristine` snapshot, in NAME\'s project'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "publish" -d 'Publish NAME\'s `pristine` snapshot as an Incus image under ALIAS'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and not __fish_seen_subcommand_from create derive publish list" -f -a "list" -d 'List the golden images (instances with a `pristine` snapshot)'
@@ -70,7 +72,9 @@ complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l project -d 'The golden instance\'s project [default: found from the name]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l ipv4 -d 'Static IPv4 address of the clone, replacing the template\'s (only with one NEW)' -r
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l target -d 'Make the clones on this member of NAME\'s cluster' -r
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l start -d 'Start the new instances'
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -l spread -d 'Place the clones round-robin over the members of NAME\'s cluster that are online'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from derive" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from publish" -l alias -d 'Alias of the image' -r
@@ -83,6 +87,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''
 csv\t''"
+complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -l all-remotes -d 'List the golden images of every Incus remote of the client, with a REMOTE column; a remote that does not answer is a row saying so'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Errors only: nothing on stderr but them'
 complete -c anklume -n "__fish_anklume_using_subcommand golden; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c anklume -n "__fish_anklume_using_subcommand xfer; and not __fish_seen_subcommand_from pull push copy" -s q -l quiet -d 'Errors only: no notes on stderr (an entry left out is still said)'
@@ -165,6 +170,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l file -d 'The backup file (same as FILE)' -r -F
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l name -d 'Name of the restored instance, on that Incus remote if REMOTE: is given [default: the name recorded in the backup]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l remote -d 'Restore on this Incus remote (`incus remote list`), keeping the name [default: the client\'s default remote]' -r
+complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l target -d 'Restore on this member of the remote\'s cluster (`incus cluster list REMOTE:`); a member that is not online is refused before any data moves' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l project -d 'Project to restore into [default: the snapshot\'s project if it exists, else default]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l repo -d 'Restore a snapshot of this repository [env: ANKLUME_BACKUP_REPO]' -r
 complete -c anklume -n "__fish_anklume_using_subcommand backup; and __fish_seen_subcommand_from restore" -l storage -d 'Storage pool of the restored instance [default: the one recorded, else the profile\'s]' -r

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anklume_common::InstanceRef;
-use anklume_common::args::{instance_ref, project_name, remote_name};
+use anklume_common::args::{instance_ref, member_name, project_name, remote_name};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Streaming, natively encrypted backups and restores of Incus instances.
@@ -225,6 +225,10 @@ pub struct RestoreArgs {
     /// client's default remote]
     #[arg(long, value_name = "REMOTE", value_parser = remote_name)]
     pub remote: Option<String>,
+    /// Restore on this member of the remote's cluster (`incus cluster list REMOTE:`); a member
+    /// that is not online is refused before any data moves
+    #[arg(long, value_name = "MEMBER", value_parser = member_name)]
+    pub target: Option<String>,
     /// Project to restore into [default: the snapshot's project if it exists, else default]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,

@@ -76,12 +76,7 @@ pub fn restore_stream(session: &Session, source: Source, args: &RestoreArgs) -> 
             recorded_or_default(session, remote.as_deref(), recorded, args.quiet)?
         }
     };
-    check_target(
-        session,
-        remote.as_deref(),
-        args.project.as_deref(),
-        args.storage.as_deref(),
-    )?;
+    check_target(session, remote.as_deref(), args)?;
     let wanted = Located {
         remote,
         project,
@@ -123,6 +118,9 @@ pub fn restore_stream(session: &Session, source: Source, args: &RestoreArgs) -> 
             warn(&left);
         }
         return Err(error);
+    }
+    if let Some(member) = &args.target {
+        place_on_member(session, &target, member)?;
     }
     if replace {
         take_its_name(session, &target, &wanted.name)?;
@@ -234,14 +232,14 @@ fn recorded_or_default(
     Ok("default".to_owned())
 }
 
-/// The project asked for and the storage pool the import needs, checked before any data moves.
-fn check_target(
-    session: &Session,
-    remote: Option<&str>,
-    project: Option<&str>,
-    pool: Option<&str>,
-) -> Result<()> {
+/// The project asked for, the storage pool the import needs and the cluster member it goes
+/// to, checked before any data moves.
+fn check_target(session: &Session, remote: Option<&str>, args: &RestoreArgs) -> Result<()> {
+    let (project, pool) = (args.project.as_deref(), args.storage.as_deref());
     let incus = session.incus();
+    if let Some(member) = &args.target {
+        incus.check_member(remote, member)?;
+    }
     let on = remote
         .map(|r| format!(" on remote '{r}'"))
         .unwrap_or_default();
@@ -340,6 +338,26 @@ fn import(
         .flush()
         .map_err(|e| Error::io("cannot send the backup to incus import", e))?;
     import.finish()
+}
+
+/// Moves the imported instance to cluster member `member` unless Incus placed it there: an
+/// import goes to the member the client speaks to. A failed move leaves it restored where it
+/// is, and says how to move it.
+fn place_on_member(session: &Session, imported: &Located, member: &str) -> Result<()> {
+    let incus = session.incus().uninterruptible();
+    let location = incus.instance(imported)?.location;
+    if location == member {
+        return Ok(());
+    }
+    incus.move_to_member(imported, member).map_err(|error| {
+        error.with_hint(format!(
+            "the backup is restored as {}, on member '{location}'; move it with: incus move {} --target {} --project {}",
+            place(imported),
+            shell_word(&imported.incus_name()),
+            shell_word(member),
+            shell_word(&imported.project)
+        ))
+    })
 }
 
 /// Renames the imported `temporary` to `name`, replacing the instance of that name: it is

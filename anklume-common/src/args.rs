@@ -40,6 +40,23 @@ pub fn remote_name(text: &str) -> Result<String, String> {
     check_remote_name(text).map(|()| text.to_owned())
 }
 
+/// `--target`: the name of a cluster member (`incus cluster list REMOTE:`).
+pub fn member_name(text: &str) -> Result<String, String> {
+    match text.is_empty()
+        || text.starts_with('-')
+        || text.contains(|c: char| c.is_whitespace() || matches!(c, '/' | ':'))
+    {
+        true => Err(format!("invalid cluster member name '{text}'")),
+        false => Ok(text.to_owned()),
+    }
+}
+
+/// `REMOTE:` (or `REMOTE`) where a command takes a whole remote (`anklume-golden list lab:`).
+pub fn remote_colon(text: &str) -> Result<String, String> {
+    let remote = text.strip_suffix(':').unwrap_or(text);
+    check_remote_name(remote).map(|()| remote.to_owned())
+}
+
 /// `--project` and `--domain`: any name Incus accepts, not an empty one.
 pub fn project_name(text: &str) -> Result<String, String> {
     check_project_name(text).map(|()| text.to_owned())
@@ -61,6 +78,8 @@ mod tests {
         assert_eq!(path.path, "/etc");
         assert_eq!(remote_name("lab"), Ok("lab".to_owned()));
         assert!(remote_name("lab:").is_err() && remote_name("-x").is_err());
+        assert_eq!(remote_colon("lab:"), Ok("lab".to_owned()));
+        assert!(remote_colon("lab:web").is_err() && remote_colon(":").is_err());
         assert!(image_name("images:debian/13").is_ok());
         assert!(image_name("--empty").is_err() && image_name("").is_err());
     }

@@ -58,6 +58,8 @@ pub enum Object {
     File,
     /// A remote of the client's configuration.
     Remote,
+    /// A member of a cluster.
+    Member,
     Other,
 }
 

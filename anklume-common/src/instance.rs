@@ -44,6 +44,8 @@ pub struct InstanceInfo {
     pub devices: BTreeMap<String, BTreeMap<String, String>>,
     /// When it was last started (Incus's timestamp, to the nanosecond).
     pub last_used_at: String,
+    /// The cluster member it lives on (`none` on a standalone server).
+    pub location: String,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +69,8 @@ struct RawInstance {
     devices: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     last_used_at: String,
+    #[serde(default)]
+    location: String,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,7 @@ impl From<RawInstance> for InstanceInfo {
             expanded_devices: raw.expanded_devices,
             devices: raw.devices,
             last_used_at: raw.last_used_at,
+            location: raw.location,
         }
     }
 }
@@ -171,6 +176,8 @@ pub struct NewInstance {
     pub device_overrides: Vec<String>,
     /// Configuration keys set at creation, in the same request (`user.anklume.*`).
     pub config: Vec<(String, String)>,
+    /// The cluster member it is made on (`--target`); Incus places it when `None`.
+    pub target: Option<String>,
 }
 
 impl NewInstance {
@@ -193,6 +200,9 @@ impl NewInstance {
         }
         for (key, value) in &self.config {
             args.extend(["--config".into(), format!("{key}={value}")]);
+        }
+        if let Some(member) = &self.target {
+            args.extend(["--target".into(), member.clone()]);
         }
         args
     }
@@ -427,6 +437,14 @@ impl Incus {
     pub fn rename(&self, at: &Located, new_name: &str) -> Result<()> {
         let call = on(at, "rename", argv(["rename", &at.incus_name(), new_name]));
         self.output(&call).map(drop)
+    }
+
+    /// Moves a stopped instance to cluster member `member` of its remote (its data goes along).
+    pub fn move_to_member(&self, at: &Located, member: &str) -> Result<()> {
+        let args = argv(["move", &at.incus_name(), "--target", member]);
+        self.uninterruptible()
+            .output(&on(at, "move to another member", args).own_process_group())
+            .map(drop)
     }
 
     /// When snapshot `name` of the instance was taken (to the nanosecond): it identifies that

@@ -4,6 +4,7 @@
 //!   closing `Error:` line from what it passes through);
 //! - [`api`] and [`sftp`]: an instance's files with owners, modes and times, through
 //!   `incus remote proxy` and Incus's SFTP endpoint;
+//! - [`cluster`]: a cluster's members, the client's remotes, `--target` and `--spread`;
 //! - [`claim`]: an instance taken atomically (Incus's ETag);
 //! - [`instance`] and [`server`]: the Incus vocabulary — instance operations, and look-ups of
 //!   projects, pools, volumes and image aliases — in types, with typed [`Fault`]s;
@@ -24,6 +25,7 @@ pub mod api;
 pub mod args;
 pub mod claim;
 pub mod closing;
+pub mod cluster;
 pub mod error;
 pub mod incus;
 pub mod infra;
@@ -42,6 +44,7 @@ pub mod temp;
 pub mod url;
 
 pub use api::ApiProxy;
+pub use cluster::Member;
 pub use error::{Error, ErrorKind, Fault, Object, Result, run};
 pub use incus::{Call, Incus, Pipes, Stream};
 pub use infra::Infra;

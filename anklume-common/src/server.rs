@@ -171,15 +171,25 @@ impl Incus {
     }
 
     /// Sets (or with `None`, unsets) configuration `key` of project `project`.
-    pub fn set_project_config(&self, project: &str, key: &str, value: Option<&str>) -> Result<()> {
+    pub fn set_project_config(
+        &self,
+        remote: Option<&str>,
+        project: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let project_ref = match remote {
+            Some(remote) => format!("{remote}:{project}"),
+            None => project.to_owned(),
+        };
         let args: Vec<String> = match value {
             Some(value) => vec![
                 "project".into(),
                 "set".into(),
-                project.into(),
+                project_ref,
                 format!("{key}={value}"),
             ],
-            None => vec!["project".into(), "unset".into(), project.into(), key.into()],
+            None => vec!["project".into(), "unset".into(), project_ref, key.into()],
         };
         let call = Call::new(format!("configure project '{project}'"), args);
         self.output(&call).map(drop)

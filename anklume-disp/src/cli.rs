@@ -44,9 +44,18 @@ pub struct Cli {
 
     /// Start from GOLDEN's `pristine` snapshot (an ephemeral copy-on-write clone) instead of an
     /// image; the clone goes to GOLDEN's project unless --domain is given. PROJECT/GOLDEN picks
-    /// among namesakes of several projects
-    #[arg(long, value_name = "[PROJECT/]GOLDEN")]
+    /// among namesakes of several projects; REMOTE:GOLDEN takes it on that remote
+    #[arg(long, value_name = "[REMOTE:][PROJECT/]GOLDEN")]
     pub from: Option<String>,
+
+    /// Launch on this Incus remote (`incus remote list`) [default: the client's default remote]
+    #[arg(long, value_name = "REMOTE", value_parser = anklume_common::args::remote_name)]
+    pub remote: Option<String>,
+
+    /// Launch on this member of the remote's cluster (`incus cluster list REMOTE:`); a member
+    /// that is not online is refused before anything is made
+    #[arg(long, value_name = "MEMBER", value_parser = anklume_common::args::member_name)]
+    pub target: Option<String>,
 
     /// Share a host folder, file or unix socket at PATH (default /mnt/host); repeatable.
     /// `:ro` makes it read-only (Incus enforces it). The command runs in the first one. What

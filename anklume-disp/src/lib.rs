@@ -56,7 +56,10 @@ pub fn run(cli: &Cli) -> Result<u8> {
     let incus = session.incus();
     let plan = Plan::new(cli, &session.resolver)?;
     if cli.vm {
-        check_vm_support(incus)?;
+        check_vm_support(incus, plan.remote.as_deref())?;
+    }
+    if let Some(member) = &cli.target {
+        incus.check_member(plan.remote.as_deref(), member)?;
     }
     // Told `done` once the disposable is destroyed or kept (--no-attach); any other way out
     // leaves it to check and act.
@@ -111,6 +114,8 @@ enum Source {
 #[derive(Debug)]
 struct Plan<'a> {
     cli: &'a Cli,
+    /// The remote it is made on: --remote's, or the golden's.
+    remote: Option<String>,
     source: Source,
     domain: String,
     /// Mounts, ports, user, network and limits, checked: what was checked is what is applied.
@@ -123,8 +128,9 @@ impl<'a> Plan<'a> {
     fn new(cli: &'a Cli, resolver: &Resolver) -> Result<Self> {
         // Read whenever there is one: it also gives a domain's network and limits.
         let infra = Infra::load()?;
+        let mut remote = cli.remote.clone();
         let source = match (&cli.from, &cli.image) {
-            (Some(golden), _) => golden_source(cli, resolver, golden)?,
+            (Some(golden), _) => golden_source(cli, resolver, golden, &mut remote)?,
             (None, Some(image)) => Source::Image(image.clone()),
             (None, None) => Source::Image(
                 infra
@@ -132,6 +138,13 @@ impl<'a> Plan<'a> {
                     .and_then(|i| i.default_os_image.clone())
                     .unwrap_or_else(|| FALLBACK_IMAGE.to_owned()),
             ),
+        };
+        // A bare alias with --remote names that remote's image, as --domain names its project.
+        let source = match (source, &remote) {
+            (Source::Image(image), Some(remote)) if !image.contains(':') => {
+                Source::Image(format!("{remote}:{image}"))
+            }
+            (source, _) => source,
         };
         let domain = match (&cli.domain, &source) {
             (Some(domain), _) => domain.clone(),
@@ -158,9 +171,15 @@ impl<'a> Plan<'a> {
         let of_domain = infra
             .as_ref()
             .and_then(|i| i.domains.iter().find(|d| d.name == domain));
-        let sandbox = Sandbox::plan(cli, resolver.incus(), &domain, of_domain)?;
+        let sandbox = Sandbox::plan(
+            cli,
+            resolver.incus(),
+            (remote.as_deref(), &domain),
+            of_domain,
+        )?;
         Ok(Self {
             cli,
+            remote,
             source,
             domain,
             sandbox,
@@ -189,22 +208,46 @@ impl<'a> Plan<'a> {
                 .chain(self.sandbox.config())
                 .chain(extra.iter().cloned())
                 .collect(),
+            target: self.cli.target.clone(),
         }
     }
 
     /// Where the instance named `name` will live.
     fn place(&self, name: &str) -> Located {
         Located {
-            remote: None,
+            remote: self.remote.clone(),
             project: self.domain.clone(),
             name: name.to_owned(),
         }
     }
 }
 
-/// `--from [PROJECT/]GOLDEN`: the golden instance, and the overrides that leave its clone
-/// without the golden's static addresses.
-fn golden_source(cli: &Cli, resolver: &Resolver, golden: &str) -> Result<Source> {
+/// `--from [REMOTE:][PROJECT/]GOLDEN`: the golden instance, and the overrides that leave its
+/// clone without the golden's static addresses. A remote named there is where the clone is
+/// made (`remote`, which --remote may already have set: they must agree).
+fn golden_source(
+    cli: &Cli,
+    resolver: &Resolver,
+    golden: &str,
+    remote: &mut Option<String>,
+) -> Result<Source> {
+    let (named_remote, golden) = match golden.split_once(':') {
+        Some((named, rest)) => {
+            anklume_common::reference::check_remote_name(named).map_err(Error::usage)?;
+            (Some(named.to_owned()), rest)
+        }
+        None => (None, golden),
+    };
+    match (&named_remote, &*remote) {
+        (Some(named), Some(given)) if named != given => {
+            return Err(Error::usage(format!(
+                "--from {named}:{golden} is on remote '{named}', but --remote {given} was given"
+            ))
+            .with_hint("a clone is made beside its golden image: give one remote"));
+        }
+        (Some(named), _) => *remote = Some(named.clone()),
+        _ => (),
+    }
     // PROJECT/GOLDEN: neither a project nor an instance name holds a '/'.
     let (project, golden) = match golden.split_once('/') {
         Some((project, name)) => {
@@ -213,12 +256,8 @@ fn golden_source(cli: &Cli, resolver: &Resolver, golden: &str) -> Result<Source>
         }
         None => (None, golden),
     };
-    let reference: InstanceRef = golden.parse()?;
-    if reference.remote.is_some() {
-        return Err(Error::usage(format!(
-            "--from {golden}: a golden instance on a remote is not supported"
-        )));
-    }
+    let mut reference: InstanceRef = golden.parse()?;
+    reference.remote = remote.clone();
     let holders = resolver.projects_of(&reference)?;
     if project.is_none() && holders.len() > 1 {
         return Err(Error::failure(format!(
@@ -334,7 +373,7 @@ fn launch(resolver: &Resolver, plan: &Plan, watchdog: &mut Watchdog) -> Result<D
     for name in candidate_names(plan.cli.name.as_deref()) {
         // Names are unique across projects in anklume: skip one that another project uses.
         let users = resolver.projects_of(&InstanceRef {
-            remote: None,
+            remote: plan.remote.clone(),
             name: name.clone(),
         })?;
         if !users.is_empty() {
@@ -395,7 +434,10 @@ fn create(
 /// Puts the blame where it belongs: Incus answers "Image not found" for an unknown project.
 fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
     let domain = &plan.domain;
-    if let Ok(false) = incus.uninterruptible().project_exists(None, domain) {
+    if let Ok(false) = incus
+        .uninterruptible()
+        .project_exists(plan.remote.as_deref(), domain)
+    {
         return Error::failure(format!("domain '{domain}' does not exist")).with_hint(
             "choose one of `incus project list` with --domain, or create it with `incus project create`",
         );
@@ -453,8 +495,8 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
     Error::failure(message).with_hint(hint)
 }
 
-fn check_vm_support(incus: &Incus) -> Result<()> {
-    let drivers = incus.drivers(None)?;
+fn check_vm_support(incus: &Incus, remote: Option<&str>) -> Result<()> {
+    let drivers = incus.drivers(remote)?;
     if drivers.iter().any(|d| d == "qemu") {
         return Ok(());
     }
@@ -533,6 +575,7 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
         start_reaper(incus, &disposable, ttl)?;
     }
     let name = disposable.name().to_owned();
+    let full_name = shell_word(&disposable.at.incus_name());
     let domain = disposable.project().to_owned();
     let project = shell_word(&domain);
     let mut stdout = io::stdout().lock();
@@ -546,11 +589,11 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     );
     say(
         cli,
-        &format!("  shell:   incus exec {name} --project {project} -- sh"),
+        &format!("  shell:   incus exec {full_name} --project {project} -- sh"),
     );
     say(
         cli,
-        &format!("  destroy: incus stop {name} --project {project}"),
+        &format!("  destroy: incus stop {full_name} --project {project}"),
     );
     if let Some(ttl) = cli.ttl {
         say(
@@ -567,7 +610,9 @@ fn start_reaper(incus: &Incus, disposable: &Disposable, ttl: Duration) -> Result
     let uuid = incus.uuid(&disposable.at)?;
     let program = std::env::current_exe()
         .map_err(|e| Error::io("cannot find anklume-disp's own binary for --ttl", e))?;
+    let remote = disposable.at.remote.iter().flat_map(|r| ["--remote", r]);
     Command::new(program)
+        .args(remote)
         .args([
             "--reap",
             &uuid,
@@ -599,7 +644,7 @@ fn reap(cli: &Cli, uuid: &str) -> Result<u8> {
         return Err(Error::usage("--reap needs --name, --domain and --ttl"));
     };
     let at = Located {
-        remote: None,
+        remote: cli.remote.clone(),
         project: project.clone(),
         name: name.clone(),
     };

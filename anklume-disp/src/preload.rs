@@ -48,7 +48,19 @@ impl Spec {
         let cli = plan.cli;
         let (origin, source) = match &plan.source {
             Source::Image(image) => {
-                let target = incus.image_alias_target(None, &plan.domain, image)?;
+                // The remote's own alias (`REMOTE:ALIAS` with --remote) is followed; another
+                // remote's image is taken by its name.
+                let own = match (plan.remote.as_deref(), image.split_once(':')) {
+                    (Some(remote), Some((named, alias))) if named == remote => Some(alias),
+                    (_, None) => Some(image.as_str()),
+                    _ => None,
+                };
+                let target = match own {
+                    Some(alias) => {
+                        incus.image_alias_target(plan.remote.as_deref(), &plan.domain, alias)?
+                    }
+                    None => None,
+                };
                 (
                     format!("image={image}"),
                     target.unwrap_or_else(|| image.clone()),
@@ -63,6 +75,8 @@ impl Spec {
         let text = [
             origin,
             format!("domain={}", plan.domain),
+            format!("remote={}", plan.remote.clone().unwrap_or_default()),
+            format!("target={}", cli.target.clone().unwrap_or_default()),
             format!("profiles={}", cli.profiles.join(",")),
             format!("storage={}", cli.storage.clone().unwrap_or_default()),
             format!("vm={}", cli.vm),
@@ -145,7 +159,7 @@ pub fn take<'p, 'a>(
     if ready.is_empty() {
         return Ok((None, refill));
     }
-    let proxy = match ApiProxy::start(session.incus(), None) {
+    let proxy = match ApiProxy::start(session.incus(), plan.remote.as_deref()) {
         Ok(proxy) => proxy,
         Err(error) => {
             anklume_common::error::warn(&error);
@@ -176,8 +190,8 @@ fn look(
 )> {
     let (spec, sizes, described) = std::thread::scope(|scope| {
         let spec = scope.spawn(|| Spec::of(incus, plan));
-        let sizes = scope.spawn(|| incus.project_config(None, &plan.domain));
-        let described = incus.instances_described(None, Some(&plan.domain));
+        let sizes = scope.spawn(|| incus.project_config(plan.remote.as_deref(), &plan.domain));
+        let described = incus.instances_described(plan.remote.as_deref(), Some(&plan.domain));
         let joined = |e| Error::failure(format!("a preloading thread panicked: {e:?}"));
         (
             spec.join().unwrap_or_else(|e| Err(joined(e))),
@@ -232,17 +246,22 @@ pub fn maintain(
     let size = match wanted {
         Some(size) => {
             let value = (size > 0).then(|| size.to_string());
-            incus.set_project_config(&plan.domain, &key, value.as_deref())?;
+            incus.set_project_config(
+                plan.remote.as_deref(),
+                &plan.domain,
+                &key,
+                value.as_deref(),
+            )?;
             size
         }
         None => incus
-            .project_config(None, &plan.domain)?
+            .project_config(plan.remote.as_deref(), &plan.domain)?
             .get(&key)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
     };
     let pool: Vec<InstanceInfo> = incus
-        .instances_described(None, Some(&plan.domain))?
+        .instances_described(plan.remote.as_deref(), Some(&plan.domain))?
         .into_iter()
         .filter(|info| spec.matches(info))
         .filter(|info| info.config.get(TOKEN_KEY).map(String::as_str) == Some(READY))
@@ -258,7 +277,7 @@ pub fn maintain(
     if retired.is_empty() && names.len() >= size as usize {
         return report(plan, &names);
     }
-    let proxy = ApiProxy::start(incus, None)?;
+    let proxy = ApiProxy::start(incus, plan.remote.as_deref())?;
     for info in retired {
         retire(incus, (&proxy, &plan.place(&info.name), info), watchdog)?;
     }
@@ -310,7 +329,7 @@ fn add_one(
     (spec, proxy): (&Spec, &ApiProxy),
     watchdog: &mut Watchdog,
 ) -> Result<String> {
-    let name = temp::instance_name(&session.resolver, None, "disp", "pool")?;
+    let name = temp::instance_name(&session.resolver, plan.remote.as_deref(), "disp", "pool")?;
     let options = plan.instance_options_with(&spec.keys());
     let disposable = create(session.incus(), plan, &name, &options, watchdog)?;
     let at = disposable.at.clone();
@@ -422,6 +441,12 @@ fn spec_args(plan: &Plan) -> Vec<String> {
         }
     };
     args.extend(["--domain".to_owned(), plan.domain.clone()]);
+    if let Some(remote) = &plan.remote {
+        args.push(format!("--remote={remote}"));
+    }
+    if let Some(member) = &cli.target {
+        args.push(format!("--target={member}"));
+    }
     for profile in &cli.profiles {
         args.extend(["--profile".to_owned(), profile.clone()]);
     }
@@ -460,7 +485,7 @@ struct Row {
 pub fn list(session: &Session, cli: &Cli) -> Result<u8> {
     let rows: Vec<Row> = session
         .incus()
-        .instances_described(None, None)?
+        .instances_described(cli.remote.as_deref(), None)?
         .into_iter()
         .filter_map(|info| {
             let spec = info.config.get(SPEC_KEY)?.clone();

@@ -159,8 +159,14 @@ pub struct Sandbox {
 impl Sandbox {
     /// Checks everything the options name before anything is created: the host paths, the
     /// ports, the network of `domain`; `infra` gives the domain's defaults.
-    pub fn plan(cli: &Cli, incus: &Incus, domain: &str, infra: Option<&Domain>) -> Result<Self> {
-        let mut shared = open_mounts(cli, incus)?;
+    /// Checks the options for an instance of `domain` on `remote` (`None`: the default one).
+    pub fn plan(
+        cli: &Cli,
+        incus: &Incus,
+        (remote, domain): (Option<&str>, &str),
+        infra: Option<&Domain>,
+    ) -> Result<Self> {
+        let mut shared = open_mounts(cli, incus, remote)?;
         let cwd = shared
             .iter()
             .find(|s| s.kind == Kind::Folder)
@@ -172,7 +178,7 @@ impl Sandbox {
                 .map(|n| network_of(&n))
         });
         if let Some(Network::Named(name)) = &network
-            && !incus.network_exists(None, domain, name)?
+            && !incus.network_exists(remote, domain, name)?
         {
             return Err(Error::failure(format!(
                 "network '{name}' does not exist in domain '{domain}'"
@@ -194,7 +200,10 @@ impl Sandbox {
                     publish.listen()
                 )));
             }
-            check_port_free(publish)?;
+            // A remote's proxy listens on the remote's host, which this one cannot check.
+            if remote.is_none() {
+                check_port_free(publish)?;
+            }
         }
         let defaults = infra.map(domain_limits).unwrap_or_default();
         let limits = cli
@@ -432,9 +441,15 @@ fn make_point(root: &File, rel: &str, kind: Kind, made: &mut Vec<MadePoint>) -> 
     Ok(())
 }
 
-fn open_mounts(cli: &Cli, incus: &Incus) -> Result<Vec<Shared>> {
+fn open_mounts(cli: &Cli, incus: &Incus, remote: Option<&str>) -> Result<Vec<Shared>> {
     if cli.mount.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(remote) = remote {
+        return Err(Error::usage(format!(
+            "--mount shares a path of this host: an instance on remote '{remote}' cannot see it"
+        ))
+        .with_hint("leave out --remote (or REMOTE: in --from) to share host paths"));
     }
     // Incus is handed paths of this host: the daemon must be this host's.
     if !incus.default_remote_is_local()? {

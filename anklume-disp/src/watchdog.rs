@@ -57,7 +57,8 @@ impl Watchdog {
 
     /// Tells the watchdog which instance is about to be created, and its token.
     pub fn watch(&mut self, at: &Located, token: &str) -> Result<()> {
-        let line = format!("watch\t{}\t{}\t{token}\n", at.project, at.name);
+        let remote = at.remote.as_deref().unwrap_or_default();
+        let line = format!("watch\t{remote}\t{}\t{}\t{token}\n", at.project, at.name);
         self.send(&line)
             .map_err(|e| Error::io("cannot reach the watchdog", e))
     }
@@ -101,9 +102,9 @@ pub fn run() -> Result<u8> {
             ["done"] => return Ok(0),
             ["created"] => created = true,
             ["claiming"] => claiming = true,
-            ["watch", project, name, token] => {
+            ["watch", remote, project, name, token] => {
                 let at = Located {
-                    remote: None,
+                    remote: Some((*remote).to_owned()).filter(|r| !r.is_empty()),
                     project: (*project).to_owned(),
                     name: (*name).to_owned(),
                 };

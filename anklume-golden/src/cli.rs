@@ -2,7 +2,8 @@
 
 use std::net::Ipv4Addr;
 
-use anklume_common::args::{instance_name, project_name};
+use anklume_common::InstanceRef;
+use anklume_common::args::{instance_name, instance_ref, member_name, project_name, remote_colon};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Golden images: instances with a `pristine` snapshot, cloned copy-on-write.
@@ -22,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Stop NAME cleanly and take its `pristine` snapshot (replacing the previous one atomically,
+    /// Stop NAME ([REMOTE:]NAME) cleanly and take its `pristine` snapshot (replacing the previous one atomically,
     /// never expiring); NAME stays stopped
     Create(CreateArgs),
     /// Create each NEW as a copy of NAME's `pristine` snapshot, in NAME's project
@@ -35,9 +36,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The instance to make golden
-    #[arg(value_parser = instance_name)]
-    pub name: String,
+    /// The instance to make golden, [REMOTE:]NAME
+    #[arg(value_parser = instance_ref)]
+    pub name: InstanceRef,
     /// Its project [default: found from the name]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,
@@ -52,10 +53,10 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeriveArgs {
-    /// The golden instance
-    #[arg(value_parser = instance_name)]
-    pub name: String,
-    /// Names of the new instances
+    /// The golden instance, [REMOTE:]NAME
+    #[arg(value_parser = instance_ref)]
+    pub name: InstanceRef,
+    /// Names of the new instances (on NAME's remote)
     #[arg(required = true, value_name = "NEW", value_parser = instance_name)]
     pub new: Vec<String>,
     /// The golden instance's project [default: found from the name]
@@ -67,14 +68,20 @@ pub struct DeriveArgs {
     /// Start the new instances
     #[arg(long)]
     pub start: bool,
+    /// Make the clones on this member of NAME's cluster
+    #[arg(long, value_name = "MEMBER", value_parser = member_name, conflicts_with = "spread")]
+    pub target: Option<String>,
+    /// Place the clones round-robin over the members of NAME's cluster that are online
+    #[arg(long)]
+    pub spread: bool,
 }
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("alias_name").required(true).args(["alias", "alias_positional"]))]
 pub struct PublishArgs {
-    /// The golden instance
-    #[arg(value_parser = instance_name)]
-    pub name: String,
+    /// The golden instance, [REMOTE:]NAME (the image is made on that remote)
+    #[arg(value_parser = instance_ref)]
+    pub name: InstanceRef,
     /// Alias of the image
     #[arg(long, value_name = "ALIAS")]
     pub alias: Option<String>,
@@ -103,6 +110,13 @@ impl PublishArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// List the golden images of this remote [default: the default remote]
+    #[arg(value_name = "REMOTE:", value_parser = remote_colon, conflicts_with = "all_remotes")]
+    pub remote: Option<String>,
+    /// List the golden images of every Incus remote of the client, with a REMOTE column; a
+    /// remote that does not answer is a row saying so
+    #[arg(long)]
+    pub all_remotes: bool,
     /// Only this project [default: all projects]
     #[arg(long, value_name = "P", value_parser = project_name)]
     pub project: Option<String>,

@@ -14,7 +14,7 @@ use anklume_common::error::shell_word;
 use anklume_common::{
     Error, Fault, Incus, InstanceInfo, InstanceRef, Located, NewInstance, Result, Session, Stop,
 };
-use anklume_common::{pristine, table};
+use anklume_common::{cluster, pristine, table};
 use serde::Serialize;
 
 use cli::{Cli, Command, CreateArgs, DeriveArgs, Format, ListArgs, PublishArgs};
@@ -38,14 +38,10 @@ pub fn run(cli: &Cli) -> Result<u8> {
 
 fn describe(
     session: &Session,
-    name: &str,
+    reference: &InstanceRef,
     project: Option<&str>,
 ) -> Result<(Located, InstanceInfo)> {
-    let reference = InstanceRef {
-        remote: None,
-        name: name.to_owned(),
-    };
-    session.resolver.describe(&reference, project)
+    session.resolver.describe(reference, project)
 }
 
 fn require_pristine(located: &Located, instance: &InstanceInfo) -> Result<()> {
@@ -58,7 +54,7 @@ fn require_pristine(located: &Located, instance: &InstanceInfo) -> Result<()> {
     ))
     .with_hint(format!(
         "make it one first: anklume-golden create {}",
-        located.name
+        located.incus_name()
     )))
 }
 
@@ -108,7 +104,8 @@ fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         located.project
     ));
     say(&format!(
-        "derive clones with: anklume-golden derive {name} NEW..."
+        "derive clones with: anklume-golden derive {} NEW...",
+        located.incus_name()
     ));
     Ok(())
 }
@@ -155,10 +152,11 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
         device_overrides: address_overrides(&located, &instance, args)?,
         ..NewInstance::default()
     };
-    warn_if_full_copies(incus, &instance)?;
+    let targets = placement(incus, &located, args)?;
+    warn_if_full_copies(incus, located.remote.as_deref(), &instance)?;
     // All or nothing: a failure or a signal destroys the clones this run made, so that the
     // same command can simply be run again.
-    let clones = Clones::make(session, &located, &args.new, &options, args.start)?;
+    let clones = Clones::make(session, &located, &args.new, &targets, &options, args.start)?;
     let mut stdout = io::stdout().lock();
     for name in clones.names() {
         writeln!(stdout, "{name}").map_err(Error::stdout)?;
@@ -167,11 +165,55 @@ fn derive(session: &Session, args: &DeriveArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every NEW must be a name no project uses (names are unique across projects here).
+/// The cluster member of each clone: `--target`'s, round-robin over the online members with
+/// `--spread`, or Incus's choice. A member that is down is refused (`--target`) or left out
+/// and named (`--spread`) before anything is made.
+fn placement(incus: &Incus, golden: &Located, args: &DeriveArgs) -> Result<Vec<Option<String>>> {
+    let remote = golden.remote.as_deref();
+    if let Some(member) = &args.target {
+        incus.check_member(remote, member)?;
+        return Ok(vec![Some(member.clone()); args.new.len()]);
+    }
+    if !args.spread {
+        return Ok(vec![None; args.new.len()]);
+    }
+    let members = incus.cluster_members(remote)?;
+    let place = cluster::remote_words(remote);
+    if members.is_empty() {
+        return Err(Error::usage(format!("--spread: {place} is not a cluster"))
+            .with_hint("leave out --spread: a standalone server has no members to spread over"));
+    }
+    let (online, down): (Vec<_>, Vec<_>) = members.into_iter().partition(|m| m.is_online());
+    if online.is_empty() {
+        return Err(
+            Error::failure(format!("--spread: no member of {place} is online")).with_hint(format!(
+                "check `incus cluster list {}`",
+                cluster::remote_prefix(remote)
+            )),
+        );
+    }
+    let online: Vec<String> = online.into_iter().map(|m| m.name).collect();
+    for member in &down {
+        say(&format!(
+            "member {} of {place} is {} ({}): the clones go to {}",
+            member.name,
+            member.status.to_lowercase(),
+            member.message,
+            online.join(", ")
+        ));
+    }
+    Ok(cluster::spread(&online, args.new.len())
+        .into_iter()
+        .map(Some)
+        .collect())
+}
+
+/// Every NEW must be a name no project of the golden's remote uses (names are unique across
+/// projects here).
 fn require_free_names(session: &Session, golden: &Located, new: &[String]) -> Result<()> {
     for new in new {
         let users = session.resolver.projects_of(&InstanceRef {
-            remote: None,
+            remote: golden.remote.clone(),
             name: new.clone(),
         })?;
         if !users.is_empty() || *new == golden.name {
@@ -224,11 +266,11 @@ fn address_overrides(
     Ok(overrides)
 }
 
-fn warn_if_full_copies(incus: &Incus, instance: &InstanceInfo) -> Result<()> {
+fn warn_if_full_copies(incus: &Incus, remote: Option<&str>, instance: &InstanceInfo) -> Result<()> {
     let Some(pool) = instance.root_pool() else {
         return Ok(());
     };
-    let pool = incus.storage_pool(None, pool)?;
+    let pool = incus.storage_pool(remote, pool)?;
     if !pool.copy_on_write() {
         say(&format!(
             "pool '{}' is '{}': each clone is a full copy, not copy-on-write",
@@ -243,7 +285,9 @@ fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     let incus = session.incus();
     let (located, instance) = describe(session, &args.name, args.project.as_deref())?;
     require_pristine(&located, &instance)?;
-    if !args.reuse && incus.image_alias_exists(None, &located.project, alias)? {
+    if !args.reuse
+        && incus.image_alias_exists(located.remote.as_deref(), &located.project, alias)?
+    {
         return Err(Error::failure(format!(
             "image alias '{alias}' already exists (project {}); nothing was published",
             located.project
@@ -254,72 +298,119 @@ fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     writeln!(io::stdout(), "{fingerprint}").map_err(Error::stdout)?;
     say(&format!(
         "published {}/{PRISTINE} (project {}) as image '{alias}'",
-        located.name, located.project
+        located.incus_name(),
+        located.project
     ));
+    let image = cluster::remote_prefix(located.remote.as_deref()) + alias;
     say(&format!(
-        "use it: `os_image: {alias}` in infra.yml, or anklume-disp --image {} --domain {}",
-        shell_word(alias),
+        "use it: `os_image: {image}` in infra.yml, or anklume-disp --image {} --domain {}",
+        shell_word(&image),
         shell_word(&located.project)
     ));
     Ok(())
 }
 
-/// One golden image, as `list` shows it.
+/// One golden image, as `list` shows it; or, with `error`, a remote that did not answer.
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
+    /// The remote listed (`None`: the default one, when a single remote is listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<String>,
     project: String,
     name: String,
     pristine_created: String,
     pool: String,
     cow: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
+/// How long `list --all-remotes` waits for one remote.
+const REMOTE_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
+    let remote = args.remote.as_deref();
     if let Some(project) = &args.project
-        && !incus.project_exists(None, project)?
+        && !args.all_remotes
+        && !incus.project_exists(remote, project)?
     {
         return Err(
-            Error::failure(format!("project '{project}' does not exist"))
-                .with_hint("list the projects with `incus project list`"),
+            Error::failure(format!("project '{project}' does not exist")).with_hint(format!(
+                "list the projects with `incus project list {}`",
+                cluster::remote_prefix(remote)
+            )),
         );
     }
-    let rows = golden_rows(incus, args.project.as_deref())?;
+    let rows = match args.all_remotes {
+        true => every_remote_rows(incus, args.project.as_deref())?,
+        false => golden_rows(incus, remote, args.project.as_deref())?,
+    };
+    let with_remote = args.all_remotes || remote.is_some();
     let text = match args.format {
-        Format::Table => aligned_table(&rows),
+        Format::Table => aligned_table(&rows, with_remote),
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&rows)
                 .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
             json.push('\n');
             json
         }
-        Format::Csv => table::csv(&cells(&rows, |date| date.to_owned())),
+        Format::Csv if args.all_remotes => csv(&rows, true),
+        Format::Csv => table::csv(&cells(&rows, with_remote, |date| date.to_owned())),
     };
     io::stdout()
         .write_all(text.as_bytes())
         .map_err(Error::stdout)
 }
 
+/// The golden images of every Incus remote of the client; one that does not answer (within
+/// [`REMOTE_ANSWERS_WITHIN`]) is a row saying so, and the others are still listed.
+fn every_remote_rows(incus: &Incus, project: Option<&str>) -> Result<Vec<Row>> {
+    let asking = incus.clone().with_timeout(REMOTE_ANSWERS_WITHIN);
+    let mut rows = Vec::new();
+    for remote in incus.remotes()? {
+        match golden_rows(&asking, Some(&remote), project) {
+            Ok(found) => rows.extend(found),
+            // --project names a project this remote does not have: it holds none of them.
+            Err(error) if error.is(Fault::NotFound(anklume_common::Object::Project)) => (),
+            Err(error) => rows.push(Row {
+                remote: Some(remote),
+                project: String::new(),
+                name: String::new(),
+                pristine_created: String::new(),
+                pool: String::new(),
+                cow: false,
+                error: Some(error.message().to_owned()),
+            }),
+        }
+    }
+    Ok(rows)
+}
+
 /// Each pool lists its snapshot volumes (`NAME/pristine`) with project and date: one query per
 /// pool, where listing instances with their snapshots makes Incus gather every instance's state.
-fn golden_rows(incus: &Incus, project: Option<&str>) -> Result<Vec<Row>> {
+fn golden_rows(incus: &Incus, remote: Option<&str>, project: Option<&str>) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for pool in incus.storage_pools(None)? {
-        for volume in incus.volumes(None, &pool.name, project)? {
+    for pool in incus.storage_pools(remote)? {
+        for volume in incus.volumes(remote, &pool.name, project)? {
             let Some(name) = volume.name.strip_suffix(&format!("/{PRISTINE}")) else {
                 continue;
             };
             if volume.is_instance() {
                 rows.push(Row {
+                    remote: remote.map(str::to_owned),
                     project: volume.project,
                     name: name.to_owned(),
                     pristine_created: volume.created_at,
                     pool: pool.name.clone(),
                     cow: pool.copy_on_write(),
+                    error: None,
                 });
             }
         }
     }
     rows.sort();
+    // A cluster's local pool lists each member's volumes: a snapshot is one golden image.
+    rows.dedup();
     Ok(rows)
 }
 
@@ -334,24 +425,61 @@ fn local_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_owned())
 }
 
-/// The cells of each row, its date as `date` shows it.
-fn cells(rows: &[Row], date: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+/// The cells of each row, its date as `date` shows it; with `with_remote`, the remote first.
+/// A remote that did not answer has `(no answer)` for a name, and its error in a last column
+/// of the CSV (the table's reader gets it on stderr).
+fn cells(rows: &[Row], with_remote: bool, date: impl Fn(&str) -> String) -> Vec<Vec<String>> {
     rows.iter()
         .map(|r| {
-            vec![
+            let mut cells = vec![
                 r.name.clone(),
                 r.project.clone(),
                 date(&r.pristine_created),
                 r.pool.clone(),
                 table::yes_no(r.cow).to_owned(),
-            ]
+            ];
+            if r.error.is_some() {
+                cells = vec!["(no answer)".to_owned()];
+            }
+            if with_remote {
+                cells.insert(0, r.remote.clone().unwrap_or_default());
+            }
+            cells
         })
         .collect()
 }
 
-fn aligned_table(rows: &[Row]) -> String {
-    let header = ["NAME", "PROJECT", "PRISTINE CREATED", "POOL", "COW"];
-    table::aligned(&header, &cells(rows, local_time))
+fn aligned_table(rows: &[Row], with_remote: bool) -> String {
+    let header = [
+        "REMOTE",
+        "NAME",
+        "PROJECT",
+        "PRISTINE CREATED",
+        "POOL",
+        "COW",
+    ];
+    let header = match with_remote {
+        true => &header[..],
+        false => &header[1..],
+    };
+    for row in rows {
+        if let (Some(remote), Some(error)) = (&row.remote, &row.error) {
+            say(&format!("remote '{remote}' did not answer: {error}"));
+        }
+    }
+    table::aligned(header, &cells(rows, with_remote, local_time))
+}
+
+/// The CSV: the cells, and with every remote, each row's error last (empty when it answered).
+fn csv(rows: &[Row], all_remotes: bool) -> String {
+    let mut lines = cells(rows, all_remotes, |date| date.to_owned());
+    if all_remotes {
+        for (line, row) in lines.iter_mut().zip(rows) {
+            line.resize(6, String::new());
+            line.push(row.error.clone().unwrap_or_default());
+        }
+    }
+    table::csv(&lines)
 }
 
 #[cfg(test)]
@@ -360,6 +488,8 @@ mod tests {
 
     fn row(name: &str, cow: bool) -> Row {
         Row {
+            remote: None,
+            error: None,
             project: "lab".into(),
             name: name.into(),
             pristine_created: "not-a-date".into(),
@@ -371,7 +501,7 @@ mod tests {
     #[test]
     fn the_table_aligns_its_columns() {
         assert_eq!(
-            aligned_table(&[row("tpl", true), row("a-longer-name", false)]),
+            aligned_table(&[row("tpl", true), row("a-longer-name", false)], false),
             "NAME           PROJECT  PRISTINE CREATED  POOL     COW\n\
              tpl            lab      not-a-date        default  yes\n\
              a-longer-name  lab      not-a-date        default  no\n"

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anklume_common::{Call, Incus};
 
+pub mod cluster;
 pub mod docs;
 pub mod faults;
 pub mod gpg;
@@ -38,6 +39,10 @@ pub const BTRFS_POOL: &str = "anklume-btrfs";
 pub const BRIDGE: &str = "anklumebr0";
 /// This daemon again, as an HTTPS remote over loopback.
 pub const LOOP_REMOTE: &str = "anklume-loop";
+/// The test ground's two-member cluster (m1 on 127.0.0.2, m2 on 127.0.0.3), as a remote.
+pub const CLUSTER_REMOTE: &str = "anklume-cluster";
+/// Its members, the first holding the database vote.
+pub const CLUSTER_MEMBERS: [&str; 2] = ["m1", "m2"];
 /// Upper bound of any single incus call made by the fixture or a test.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -56,6 +61,22 @@ pub fn daemon_available() -> bool {
             .is_ok();
         if !answers && std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but the Incus daemon does not answer: run scripts/incus-testenv first");
+        }
+        answers
+    })
+}
+
+/// Whether the test ground's cluster answers; checked once per test process.
+pub fn cluster_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let target = format!("{CLUSTER_REMOTE}:");
+        let answers = Incus::from_env()
+            .with_timeout(Duration::from_secs(15))
+            .output(&Call::new("ask", ["info", target.as_str()]))
+            .is_ok();
+        if !answers && std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but the remote {CLUSTER_REMOTE} does not answer: run scripts/incus-testenv first");
         }
         answers
     })
@@ -88,6 +109,8 @@ fn odd_name(label: &str) -> String {
 #[derive(Debug)]
 pub struct TestProject {
     name: String,
+    /// The remote it lives on (`None`: the default one, this host's daemon).
+    remote: Option<String>,
     incus: Incus,
     keep: bool,
 }
@@ -113,7 +136,34 @@ impl TestProject {
         Self::create(label, odd_name(label), &["features.images=false"])
     }
 
+    /// Like [`TestProject::new`], on the test ground's cluster ([`CLUSTER_REMOTE`]): instance
+    /// names given to [`TestProject::run`] take the remote ([`TestProject::at`]).
+    pub fn on_cluster(label: &str) -> Option<Self> {
+        if daemon_available() && !cluster_available() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {label}: the remote {CLUSTER_REMOTE} does not answer (run scripts/incus-testenv; CI=true makes this a failure)"
+            );
+            return None;
+        }
+        Self::create_on(
+            Some(CLUSTER_REMOTE),
+            label,
+            unique_name(&format!("t-{label}")),
+            SHARED_PROFILES,
+        )
+    }
+
     fn create(label: &str, name: String, features: &[&str]) -> Option<Self> {
+        Self::create_on(None, label, name, features)
+    }
+
+    fn create_on(
+        remote: Option<&str>,
+        label: &str,
+        name: String,
+        features: &[&str],
+    ) -> Option<Self> {
         if !daemon_available() {
             // Written to the real stderr, past the test harness's capture: a skip must be seen.
             let _ = writeln!(
@@ -123,7 +173,8 @@ impl TestProject {
             return None;
         }
         let incus = incus();
-        let mut args = vec!["project", "create", &name];
+        let qualified = qualified(remote, &name);
+        let mut args = vec!["project", "create", &qualified];
         for feature in features {
             args.extend(["-c", feature]);
         }
@@ -132,6 +183,7 @@ impl TestProject {
             .unwrap_or_else(|e| panic!("{e}"));
         Some(Self {
             name,
+            remote: remote.map(str::to_owned),
             incus,
             keep: std::env::var("ANKLUME_TEST_KEEP").is_ok_and(|v| v == "1"),
         })
@@ -139,6 +191,16 @@ impl TestProject {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The remote it lives on (`None`: the default one).
+    pub fn remote(&self) -> Option<&str> {
+        self.remote.as_deref()
+    }
+
+    /// `name` as the `incus` command line takes it for this project's remote (`REMOTE:name`).
+    pub fn at(&self, name: &str) -> String {
+        qualified(self.remote(), name)
     }
 
     pub fn incus(&self) -> &Incus {
@@ -154,27 +216,39 @@ impl TestProject {
 
     /// A stopped instance with no root filesystem: the cheapest thing that has a name.
     pub fn create_empty(&self, name: &str) {
-        self.run(&["init", "--empty", name]);
+        self.run(&["init", "--empty", &self.at(name)]);
     }
 
-    /// A running busybox container from the test image.
+    /// A running busybox container from the test image (the remote's own copy of it).
     pub fn launch(&self, name: &str) {
-        self.run(&["launch", TEST_IMAGE, name]);
+        self.run(&["launch", &self.at(TEST_IMAGE), &self.at(name)]);
+    }
+
+    /// Like [`TestProject::launch`], on cluster member `member`.
+    pub fn launch_on(&self, name: &str, member: &str) {
+        self.run(&[
+            "launch",
+            &self.at(TEST_IMAGE),
+            &self.at(name),
+            "--target",
+            member,
+        ]);
     }
 
     /// A golden instance: launched from the test image, prepared by the `sh -c` script
     /// `setup`, stopped, with a `pristine` snapshot.
     pub fn golden(&self, name: &str, setup: &str) {
         self.launch(name);
-        self.run(&["exec", name, "--", "sh", "-c", setup]);
-        self.run(&["stop", name]);
-        self.run(&["snapshot", "create", name, "pristine"]);
+        let at = self.at(name);
+        self.run(&["exec", &at, "--", "sh", "-c", setup]);
+        self.run(&["stop", &at]);
+        self.run(&["snapshot", "create", &at, "pristine"]);
     }
 
     /// Names of the instances in this project.
     pub fn instances(&self) -> Vec<String> {
         self.incus
-            .instances_in(None, &self.name)
+            .instances_in(self.remote(), &self.name)
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -196,12 +270,14 @@ impl TestProject {
     fn delete_once(&self) -> Result<(), String> {
         let instances = self.instances();
         if !instances.is_empty() {
+            let qualified: Vec<String> = instances.iter().map(|i| self.at(i)).collect();
             let mut args = vec!["delete", "--force"];
-            args.extend(instances.iter().map(String::as_str));
+            args.extend(qualified.iter().map(String::as_str));
             let call = Call::new("delete test instances", args).project(&self.name);
             self.incus.output(&call).map_err(|e| e.to_string())?;
         }
-        let call = Call::new("delete test project", ["project", "delete", &self.name]);
+        let project = self.at(&self.name);
+        let call = Call::new("delete test project", ["project", "delete", &project]);
         self.incus
             .output(&call)
             .map(drop)
@@ -227,6 +303,14 @@ impl Drop for TestProject {
                 panic!("{message}");
             }
         }
+    }
+}
+
+/// `remote:name`, or `name` on the default remote.
+fn qualified(remote: Option<&str>, name: &str) -> String {
+    match remote {
+        Some(remote) => format!("{remote}:{name}"),
+        None => name.to_owned(),
     }
 }
 

@@ -19,7 +19,7 @@ complete -c anklume-disp -l format -d 'Output format of --preload-list' -r -f -a
 json\t''
 csv\t''"
 complete -c anklume-disp -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
-complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
+complete -c anklume-disp -l no-attach -d 'Launch in the background: print the instance name on stdout (REMOTE:NAME on another remote) and return'
 complete -c anklume-disp -l vm -d 'A virtual machine instead of a container'
 complete -c anklume-disp -l preload-list -d 'List the preloaded disposables of every domain'
 complete -c anklume-disp -s q -l quiet -d 'Say nothing on stderr but errors'

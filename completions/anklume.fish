@@ -52,7 +52,7 @@ complete -c anklume -n "__fish_anklume_using_subcommand disp" -l format -d 'Outp
 json\t''
 csv\t''"
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l console -d 'Attach to the instance\'s console instead of a shell (detach: Ctrl+a q), then destroy it'
-complete -c anklume -n "__fish_anklume_using_subcommand disp" -l no-attach -d 'Launch in the background: print the instance name on stdout and return'
+complete -c anklume -n "__fish_anklume_using_subcommand disp" -l no-attach -d 'Launch in the background: print the instance name on stdout (REMOTE:NAME on another remote) and return'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l vm -d 'A virtual machine instead of a container'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -l preload-list -d 'List the preloaded disposables of every domain'
 complete -c anklume -n "__fish_anklume_using_subcommand disp" -s q -l quiet -d 'Say nothing on stderr but errors'

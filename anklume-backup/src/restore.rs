@@ -119,11 +119,13 @@ pub fn restore_stream(session: &Session, source: Source, args: &RestoreArgs) -> 
         }
         return Err(error);
     }
-    if let Some(member) = &args.target {
-        place_on_member(session, &target, member)?;
-    }
     if replace {
         take_its_name(session, &target, &wanted.name)?;
+    }
+    // Moved once it has its name: a failed move leaves the restored instance, named, where
+    // Incus put it.
+    if let Some(member) = &args.target {
+        place_on_member(session, &wanted, member)?;
     }
     if !args.quiet {
         eprintln!(

@@ -491,6 +491,10 @@ impl Incus {
     ) -> Result<String> {
         let source = format!("{}/{snapshot}", at.incus_name());
         let mut args = argv(["publish", &source, "--alias", alias]);
+        // Without a destination, Incus publishes to the client's default remote.
+        if let Some(remote) = &at.remote {
+            args.insert(2, format!("{remote}:").into());
+        }
         if replace {
             args.push("--reuse".into());
         }

@@ -34,7 +34,8 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["cmd", "command", "no_attach"])]
     pub console: bool,
 
-    /// Launch in the background: print the instance name on stdout and return
+    /// Launch in the background: print the instance name on stdout (REMOTE:NAME on another
+    /// remote) and return
     #[arg(long)]
     pub no_attach: bool,
 

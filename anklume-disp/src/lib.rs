@@ -434,13 +434,20 @@ fn create(
 /// Puts the blame where it belongs: Incus answers "Image not found" for an unknown project.
 fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
     let domain = &plan.domain;
+    // `REMOTE: ` in the commands of the hints, for an instance on another remote.
+    let on = plan
+        .remote
+        .as_ref()
+        .map(|r| format!("{} ", shell_word(&format!("{r}:"))))
+        .unwrap_or_default();
     if let Ok(false) = incus
         .uninterruptible()
         .project_exists(plan.remote.as_deref(), domain)
     {
-        return Error::failure(format!("domain '{domain}' does not exist")).with_hint(
-            "choose one of `incus project list` with --domain, or create it with `incus project create`",
-        );
+        return Error::failure(format!("domain '{domain}' does not exist")).with_hint(format!(
+            "choose one of `{}` with --domain, or create it with `incus project create`",
+            format!("incus project list {on}").trim_end()
+        ));
     }
     let image = match &plan.source {
         Source::Image(image) => image.as_str(),
@@ -454,7 +461,7 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
         Some(Fault::NotFound(Object::Image)) => (
             format!("image '{image}' not found in domain '{domain}'"),
             format!(
-                "choose one of `incus image list --project {}` with --image (a project with features.images=true sees only its own images), or set global.default_os_image in infra.yml",
+                "choose one of `incus image list {on}--project {}` with --image (a project with features.images=true sees only its own images), or set global.default_os_image in infra.yml",
                 shell_word(domain)
             ),
         ),
@@ -475,7 +482,7 @@ fn explain_launch_failure(error: Error, incus: &Incus, plan: &Plan) -> Error {
                 error.message()
             ),
             format!(
-                "choose from `incus profile list --project {}` with --profile",
+                "choose from `incus profile list {on}--project {}` with --profile",
                 shell_word(domain)
             ),
         ),
@@ -518,7 +525,7 @@ fn wait_for_vm_agent(incus: &Incus, disposable: &Disposable) -> Result<()> {
             ))
             .with_hint(format!(
                 "check that the image runs incus-agent; `incus console {} --project {}` shows the boot",
-                disposable.name(),
+                shell_word(&disposable.at.incus_name()),
                 shell_word(disposable.project())
             )));
         }
@@ -579,7 +586,8 @@ fn leave_running(cli: &Cli, incus: &Incus, disposable: Disposable) -> Result<u8>
     let domain = disposable.project().to_owned();
     let project = shell_word(&domain);
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{name}")
+    // On another remote, as `incus` takes it: REMOTE:NAME.
+    writeln!(stdout, "{}", disposable.at.incus_name())
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::io("cannot write the instance name to standard output", e))?;
     disposable.keep();
@@ -612,6 +620,7 @@ fn start_reaper(incus: &Incus, disposable: &Disposable, ttl: Duration) -> Result
         .map_err(|e| Error::io("cannot find anklume-disp's own binary for --ttl", e))?;
     let remote = disposable.at.remote.iter().flat_map(|r| ["--remote", r]);
     Command::new(program)
+        .current_dir("/")
         .args(remote)
         .args([
             "--reap",

@@ -75,8 +75,6 @@ impl Spec {
         let text = [
             origin,
             format!("domain={}", plan.domain),
-            format!("remote={}", plan.remote.clone().unwrap_or_default()),
-            format!("target={}", cli.target.clone().unwrap_or_default()),
             format!("profiles={}", cli.profiles.join(",")),
             format!("storage={}", cli.storage.clone().unwrap_or_default()),
             format!("vm={}", cli.vm),
@@ -84,6 +82,11 @@ impl Spec {
             format!("cpu={}", limits.cpu.clone().unwrap_or_default()),
             format!("memory={}", limits.memory.clone().unwrap_or_default()),
         ]
+        .into_iter()
+        // Said only when given, so that the pools made before they existed still match.
+        .chain(plan.remote.as_ref().map(|r| format!("remote={r}")))
+        .chain(cli.target.as_ref().map(|m| format!("target={m}")))
+        .collect::<Vec<_>>()
         .join(";");
         Ok(Self { text, source })
     }
@@ -411,7 +414,10 @@ fn refill_in_background(plan: &Plan) {
     let Ok(program) = std::env::current_exe() else {
         return;
     };
+    // From /: the run's directory may be gone by the time the refill reads it (infra.yml is
+    // looked for there), and the options it is given say the whole specification.
     let spawned = Command::new(program)
+        .current_dir("/")
         .arg("--refill")
         .arg("-q")
         .args(spec_args(plan))

@@ -42,7 +42,9 @@ impl Watchdog {
     pub fn start() -> Result<Self> {
         let program = std::env::current_exe()
             .map_err(|e| Error::io("cannot find anklume-disp's own binary for its watchdog", e))?;
+        // From /, so as not to hold the run's directory busy.
         let mut child = Command::new(program)
+            .current_dir("/")
             .arg("--watch")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

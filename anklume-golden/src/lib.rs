@@ -72,12 +72,13 @@ fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let incus = session.incus();
     let (located, instance) = describe(session, &args.name, args.project.as_deref())?;
     let name = located.name.as_str();
+    let full = shell_word(&located.incus_name());
     if instance.ephemeral {
         return Err(Error::failure(format!(
             "instance '{name}' is ephemeral: stopping it would destroy it"
         ))
         .with_hint(format!(
-            "make it persistent first: incus config set {name} ephemeral=false --project {}",
+            "make it persistent first: incus config set {full} ephemeral=false --project {}",
             shell_word(&located.project)
         )));
     }
@@ -88,7 +89,7 @@ fn create(session: &Session, args: &CreateArgs) -> Result<()> {
             located.project
         ))
         .with_hint(format!(
-            "resume it first (incus start {name} --project {}), then run create again",
+            "resume it first (incus start {full} --project {}), then run create again",
             shell_word(&located.project)
         )));
     }
@@ -359,7 +360,12 @@ fn list(incus: &Incus, args: &ListArgs) -> Result<()> {
     };
     io::stdout()
         .write_all(text.as_bytes())
-        .map_err(Error::stdout)
+        .map_err(Error::stdout)?;
+    if args.all_remotes && !rows.is_empty() && rows.iter().all(|r| r.error.is_some()) {
+        return Err(Error::failure("no Incus remote answered")
+            .with_hint("check them with `incus remote list` and `incus info REMOTE:`"));
+    }
+    Ok(())
 }
 
 /// The golden images of every Incus remote of the client; one that does not answer (within

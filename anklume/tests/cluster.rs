@@ -60,6 +60,30 @@ fn at(project: &TestProject, name: &str) -> Located {
     }
 }
 
+/// The instance name anklume-disp --no-attach printed, which must be `REMOTE:NAME`.
+fn on_cluster(printed: &[u8]) -> String {
+    let printed = text(printed);
+    let prefix = format!("{CLUSTER_REMOTE}:");
+    match printed.trim().strip_prefix(&prefix) {
+        Some(name) => name.to_owned(),
+        None => panic!("--no-attach printed {printed:?}, not {prefix}NAME"),
+    }
+}
+
+/// An image of the cluster, by fingerprint, deleted when dropped (a project's deletion leaves
+/// the images of `default`, which test projects share).
+struct ClusterImage(String);
+
+impl Drop for ClusterImage {
+    fn drop(&mut self) {
+        let image = format!("{CLUSTER_REMOTE}:{}", self.0);
+        let call = anklume_common::Call::new("delete a test image", ["image", "delete", &image]);
+        if let Err(e) = anklume_tests::incus().output(&call) {
+            eprintln!("{e}");
+        }
+    }
+}
+
 /// The cluster member `name` lives on, as Incus says.
 fn location(project: &TestProject, name: &str) -> String {
     let info = project.incus().instance(&at(project, name));
@@ -167,7 +191,7 @@ fn disp_runs_on_the_member_it_is_told_and_leaves_nothing() {
 
     // A command on m2: it runs there, and the instance is gone when anklume-disp returns.
     let out = ok(&[&on_m2[..], &["--no-attach", "--ttl", "6s"]].concat());
-    let kept = text(&out.stdout).trim().to_owned();
+    let kept = on_cluster(&out.stdout);
     assert_eq!(
         location(&project, &kept),
         "m2",
@@ -195,7 +219,7 @@ fn disp_runs_on_the_member_it_is_told_and_leaves_nothing() {
         "--no-attach",
         "-q",
     ]);
-    let clone = text(&out.stdout).trim().to_owned();
+    let clone = on_cluster(&out.stdout);
     assert_eq!(location(&project, &clone), "m2");
     let out = ok(&["disp", "--from", &from, "--cmd", "cat /root/marker"]);
     assert_eq!(text(&out.stdout), "golden\n");
@@ -288,6 +312,15 @@ fn golden_images_spread_over_the_members_and_are_listed_with_their_remote() {
     let pinned = unique_name("pinned");
     ok(&["golden", "derive", &source, &pinned, "--target", "m2"]);
     assert_eq!(location(&project, &pinned), "m2");
+
+    // publish REMOTE:NAME makes the image on that remote, not on the default one.
+    let alias = unique_name("img");
+    let out = ok(&["golden", "-q", "publish", &source, &alias]);
+    let _image = ClusterImage(text(&out.stdout).trim().to_owned());
+    let incus = project.incus();
+    let on_cluster = incus.image_alias_exists(Some(CLUSTER_REMOTE), project.name(), &alias);
+    assert!(on_cluster.unwrap(), "no alias {alias} on {CLUSTER_REMOTE}");
+    assert!(!incus.image_alias_exists(None, "default", &alias).unwrap());
 
     let out = ok(&["golden", "list", "--all-remotes", "--format", "csv"]);
     let row = format!("{CLUSTER_REMOTE},{golden},{},", project.name());

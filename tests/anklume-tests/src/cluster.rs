@@ -52,38 +52,71 @@ impl MemberDown {
 
 impl Drop for MemberDown {
     fn drop(&mut self) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/incus-testenv");
-        let status = Command::new(script)
-            .args(["--start-member", &self.0])
-            .status();
-        if !status.is_ok_and(|s| s.success()) {
-            eprintln!("cluster member {} did not start again", self.0);
+        start(&self.0);
+        // A second panic while a test unwinds would abort the whole test binary.
+        if std::thread::panicking() {
+            if let Err(why) = try_wait_for_status(&self.0, "Online") {
+                eprintln!("{why}");
+            }
+        } else {
+            wait_for_status(&self.0, "Online");
         }
-        wait_for_status(&self.0, "Online");
+    }
+}
+
+/// Starts `member`'s incusd (`scripts/incus-testenv --start-member`), if it is not running.
+fn start(member: &str) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/incus-testenv");
+    let status = Command::new(script)
+        .args(["--start-member", member])
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("cluster member {member} did not start");
+    }
+}
+
+/// Brings back any member left down (by a test binary killed while it held one down), and
+/// waits until every member is online.
+pub fn every_member_online() {
+    for member in crate::CLUSTER_MEMBERS {
+        if member_status(member) != "Online" {
+            eprintln!("cluster member {member} was not online: starting it");
+            start(member);
+            wait_for_status(member, "Online");
+        }
     }
 }
 
 /// The status of `member` as the cluster reports it (`Online`, `Offline`...).
 pub fn member_status(member: &str) -> String {
+    status_of(member).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn status_of(member: &str) -> Result<String, String> {
     let path = format!("{CLUSTER_REMOTE}:/1.0/cluster/members/{member}");
     let answer = incus()
         .output(&Call::new("ask for a member", ["query", path.as_str()]))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let json: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-    json["status"].as_str().unwrap_or_default().to_owned()
+        .map_err(|e| e.to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
+    Ok(json["status"].as_str().unwrap_or_default().to_owned())
 }
 
 fn wait_for_status(member: &str, wanted: &str) {
+    try_wait_for_status(member, wanted).unwrap_or_else(|why| panic!("{why}"));
+}
+
+fn try_wait_for_status(member: &str, wanted: &str) -> Result<(), String> {
     let deadline = Instant::now() + STATE_WAIT;
     loop {
-        let status = member_status(member);
+        let status = status_of(member).unwrap_or_default();
         if status == wanted {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "cluster member {member} is still {status} after {STATE_WAIT:?}, not {wanted}"
-        );
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "cluster member {member} is still {status:?} after {STATE_WAIT:?}, not {wanted}"
+            ));
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
 }

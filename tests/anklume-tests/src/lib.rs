@@ -146,6 +146,9 @@ impl TestProject {
             );
             return None;
         }
+        if daemon_available() {
+            cluster::every_member_online();
+        }
         Self::create_on(
             Some(CLUSTER_REMOTE),
             label,

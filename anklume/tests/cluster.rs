@@ -123,6 +123,22 @@ fn wait_for_count(project: &TestProject, count: usize) {
     }
 }
 
+/// `disp --remote CLUSTER --target MEMBER -d PROJECT -i TEST_IMAGE`: a disposable's options on
+/// a member of the test ground's cluster.
+fn disp_on<'a>(project: &'a TestProject, member: &'a str) -> Vec<&'a str> {
+    vec![
+        "disp",
+        "--remote",
+        CLUSTER_REMOTE,
+        "--target",
+        member,
+        "-d",
+        project.name(),
+        "-i",
+        TEST_IMAGE,
+    ]
+}
+
 /// `anklume-disp --remote CLUSTER -d PROJECT --cmd 'sleep 120'`, started, once its instance
 /// runs.
 fn sleeping_disposable(project: &TestProject) -> Child {
@@ -176,18 +192,7 @@ fn disp_runs_on_the_member_it_is_told_and_leaves_nothing() {
     let Some(project) = TestProject::on_cluster("disp") else {
         return;
     };
-    let domain = project.name();
-    let on_m2 = [
-        "disp",
-        "--remote",
-        CLUSTER_REMOTE,
-        "--target",
-        "m2",
-        "-d",
-        domain,
-        "-i",
-        TEST_IMAGE,
-    ];
+    let on_m2 = disp_on(&project, "m2");
 
     // A command on m2: it runs there, and the instance is gone when anklume-disp returns.
     let out = ok(&[&on_m2[..], &["--no-attach", "--ttl", "6s"]].concat());
@@ -250,17 +255,7 @@ fn a_preloaded_pool_serves_runs_on_a_remote() {
     let Some(project) = TestProject::on_cluster("preload") else {
         return;
     };
-    let spec = [
-        "disp",
-        "--remote",
-        CLUSTER_REMOTE,
-        "--target",
-        "m1",
-        "-d",
-        project.name(),
-        "-i",
-        TEST_IMAGE,
-    ];
+    let spec = disp_on(&project, "m1");
     let out = ok(&[&spec[..], &["--preload", "1"]].concat());
     let waiting = text(&out.stdout).trim().to_owned();
     assert_eq!(location(&project, &waiting), "m1");
@@ -443,19 +438,7 @@ fn a_member_down_is_named_left_out_and_listed_around() {
     };
     let down = MemberDown::stop("m2");
 
-    let out = run(&[
-        "disp",
-        "--remote",
-        CLUSTER_REMOTE,
-        "--target",
-        "m2",
-        "-d",
-        project.name(),
-        "-i",
-        TEST_IMAGE,
-        "--cmd",
-        "true",
-    ]);
+    let out = run(&[&disp_on(&project, "m2")[..], &["--cmd", "true"]].concat());
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
